@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# build.sh: build ckalab's kind node images offline, from Debian packages
+# and the Go module proxy only. Cached: a rebuild with nothing changed takes
+# seconds. Usage: cluster-images/build.sh   (or: make images)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export CACHE="${CKALAB_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ckalab/images}"
+export PATH=/usr/local/go/bin:$PATH
+source "$here/versions.env"
+source "$here/lib.sh"
+source "$here/steps-go.sh"
+
+echo "ckalab images: Kubernetes v$KUBERNETES_VERSION (+ upgrade target v$KUBERNETES_UPGRADE_VERSION); cache $CACHE"
+
+echo "[1/4] binaries from the Go module proxy"
+versions=("$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION")
+for v in "${versions[@]}"; do
+  step "kubernetes-$v" "$(key_of build_kubernetes wrapper_module "$v")" build_kubernetes "$v"
+done
+for v in "${versions[@]}"; do
+  list="$CACHE/out/kubernetes-$v/images.txt"
+  etcd=$(image_tag etcd "$list"); dns=$(image_tag coredns "$list"); pause=$(image_tag pause "$list")
+  step "etcd-$etcd" "$(key_of build_etcd wrapper_module "$etcd")" build_etcd "$etcd"
+  step "coredns-$dns" "$(key_of build_coredns wrapper_module "$dns")" build_coredns "$dns"
+  step "pause-$pause" "$(key_of build_pause "$pause" "$(hash_files "$CACHE/out/kubernetes-$v/pause.c")")" build_pause "$pause" "$CACHE/out/kubernetes-$v"
+done
+step tools "$(key_of build_tools wrapper_module "$CRI_TOOLS_VERSION" "$LOCAL_PATH_PROVISIONER_VERSION")" build_tools
+echo "done in $(fmt_secs $(($(date +%s) - BUILD_START)))"

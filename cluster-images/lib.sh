@@ -1,0 +1,48 @@
+# lib.sh: the step runner behind build.sh. Each step has a name and a key
+# (a hash of everything it depends on); a step whose key matches its stamp is
+# skipped, so a rebuild with nothing changed takes seconds. Every step logs to
+# its own file, prints its duration, and on failure names itself and keeps the log.
+
+: "${CACHE:?CACHE must be set}"
+mkdir -p "$CACHE/stamps" "$CACHE/logs"
+
+BUILD_START=$(date +%s)
+
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# key_of ARGS...: a short content hash of strings and function bodies.
+key_of() {
+  local parts=()
+  for a in "$@"; do
+    if declare -F "$a" >/dev/null 2>&1; then parts+=("$(declare -f "$a")"); else parts+=("$a"); fi
+  done
+  printf '%s\n' "${parts[@]}" | sha256sum | cut -c1-16
+}
+
+# hash_files PATH...: content hash of files and directories.
+hash_files() {
+  find "$@" -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+}
+
+# step NAME KEY FUNC [ARGS...]: run FUNC unless NAME's stamp holds KEY.
+step() {
+  local name=$1 key=$2 fn=$3
+  shift 3
+  local stamp="$CACHE/stamps/$name" log="$CACHE/logs/$name.log"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
+    printf '  ✓ %-38s cached\n' "$name"
+    return 0
+  fi
+  printf '  → %-38s ' "$name"
+  local t0=$(date +%s)
+  rm -f "$stamp"
+  if ( set -euo pipefail; "$fn" "$@" ) >"$log" 2>&1; then
+    echo "$key" >"$stamp"
+    printf '%s  (total %s)\n' "$(fmt_secs $(($(date +%s) - t0)))" "$(fmt_secs $(($(date +%s) - BUILD_START)))"
+  else
+    printf 'FAILED after %s\n' "$(fmt_secs $(($(date +%s) - t0)))"
+    echo "step $name failed; its log is $log. Last lines:" >&2
+    tail -n 40 "$log" | sed 's/^/    /' >&2
+    exit 1
+  fi
+}

@@ -1,0 +1,133 @@
+# steps-go.sh: steps that build binaries from the Go module proxy.
+# Each writes into $CACHE/out/<step>/ and nothing else.
+
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+# wrapper_module DIR MODULE REQUIRES...: a throwaway module that requires
+# the given module versions, so `go build` can build their main packages.
+wrapper_module() {
+  local dir=$1 mod=$2
+  shift 2
+  rm -rf "$dir" && mkdir -p "$dir"
+  {
+    echo "module $mod"
+    echo "go 1.24"
+    for r in "$@"; do echo "require $r"; done
+  } >"$dir/go.mod"
+}
+
+# build_kubernetes VERSION: kubeadm, kubelet, kubectl and the control-plane
+# binaries, with the version ldflags kubeadm relies on.
+build_kubernetes() {
+  local v=$1 out="$CACHE/out/kubernetes-$1" w="$CACHE/work/kubernetes-$1"
+  local minor=${v#*.}; minor=${minor%%.*}
+  wrapper_module "$w" ckalab.local/kubernetes-build "k8s.io/kubernetes v$v"
+  # Published staging modules replace the repository-relative ones.
+  local src
+  src=$(cd "$w" && go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$src/go.mod" | while read -r m; do
+    echo "replace $m => $m v0.$minor.${v##*.}" >>"$w/go.mod"
+  done
+  local pkg=k8s.io/kubernetes/cmd
+  local date
+  date=$(date -u -d "@$(stat -c %Y "$src/go.mod")" +%Y-%m-%dT%H:%M:%SZ)
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitCommit=ckalab-module-v$v -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  (cd "$w" && cat >tools.go <<EOF
+//go:build tools
+
+package tools
+
+import (
+	_ "$pkg/kube-apiserver"
+	_ "$pkg/kube-controller-manager"
+	_ "$pkg/kube-proxy"
+	_ "$pkg/kube-scheduler"
+	_ "$pkg/kubeadm"
+	_ "$pkg/kubectl"
+	_ "$pkg/kubelet"
+)
+EOF
+  go mod tidy -e 2>&1 | tail -5
+  mkdir -p "$out"
+  go build -trimpath -ldflags "$ld" -o "$out/" \
+    $pkg/kube-apiserver $pkg/kube-controller-manager $pkg/kube-proxy $pkg/kube-scheduler \
+    $pkg/kubeadm $pkg/kubectl $pkg/kubelet)
+  "$out/kubeadm" version -o short | grep -qx "v$v"
+  "$out/kubeadm" config images list --kubernetes-version "v$v" >"$out/images.txt"
+  # The pause source ships in the module; kubeadm's pause image is built from it.
+  cp "$src/build/pause/linux/pause.c" "$out/pause.c"
+  cat "$out/images.txt"
+}
+
+# image_tag REPO VERSION-FILE: the tag kubeadm expects for repo (etcd, coredns, pause).
+image_tag() { sed -n "s#.*/$1:\(.*\)#\1#p" "$2" | head -1; }
+
+# build_etcd TAG: etcd, etcdctl and etcdutl (TAG like 3.6.5-0).
+build_etcd() {
+  local tag=$1 v="v${1%-*}" out="$CACHE/out/etcd-$1" w="$CACHE/work/etcd-$1"
+  wrapper_module "$w" ckalab.local/etcd-build "go.etcd.io/etcd/server/v3 $v" \
+    "go.etcd.io/etcd/etcdctl/v3 $v" "go.etcd.io/etcd/etcdutl/v3 $v"
+  (cd "$w" && cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "go.etcd.io/etcd/etcdctl/v3"
+	_ "go.etcd.io/etcd/etcdutl/v3"
+	_ "go.etcd.io/etcd/server/v3"
+)
+EOF
+  go mod tidy -e 2>&1 | tail -5
+  mkdir -p "$out"
+  go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+  go build -trimpath -ldflags "-s -w" -o "$out/etcdctl" go.etcd.io/etcd/etcdctl/v3
+  go build -trimpath -ldflags "-s -w" -o "$out/etcdutl" go.etcd.io/etcd/etcdutl/v3)
+  "$out/etcd" --version
+}
+
+# build_coredns TAG (like v1.12.1).
+build_coredns() {
+  local v=$1 out="$CACHE/out/coredns-$1" w="$CACHE/work/coredns-$1"
+  wrapper_module "$w" ckalab.local/coredns-build "github.com/coredns/coredns $v"
+  (cd "$w" && printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/coredns/coredns"\n' >tools.go &&
+    go mod tidy -e 2>&1 | tail -5 && mkdir -p "$out" &&
+    go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns)
+  "$out/coredns" -version
+}
+
+# build_pause TAG VERSION-DIR: kubeadm's pause container, from Kubernetes' own C source.
+build_pause() {
+  local out="$CACHE/out/pause-$1"
+  mkdir -p "$out"
+  gcc -Os -Wall -static -DVERSION="\"$1-ckalab\"" -o "$out/pause" "$2/pause.c"
+  strip "$out/pause"
+  "$out/pause" -v
+}
+
+# build_tools: crictl, the local-path provisioner and the network-policy engine.
+build_tools() {
+  local out="$CACHE/out/tools" w="$CACHE/work/tools"
+  wrapper_module "$w" ckalab.local/tools-build "sigs.k8s.io/cri-tools $CRI_TOOLS_VERSION" \
+    "github.com/rancher/local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION"
+  (cd "$w" && cat >tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "github.com/rancher/local-path-provisioner"
+	_ "sigs.k8s.io/cri-tools/cmd/crictl"
+)
+EOF
+  go mod tidy -e 2>&1 | tail -5
+  mkdir -p "$out"
+  go build -trimpath -ldflags "-s -w -X github.com/kubernetes-sigs/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" \
+    -o "$out/crictl" sigs.k8s.io/cri-tools/cmd/crictl
+  go build -trimpath -ldflags "-s -w" -o "$out/local-path-provisioner" github.com/rancher/local-path-provisioner)
+  "$out/crictl" --version
+}

@@ -1,0 +1,6 @@
+// Command ckalab runs the ckalab training-lab server and its admin tasks.
+package main
+
+import "os"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

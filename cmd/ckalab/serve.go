@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/ckalab/ckalab/server"
+	"github.com/ckalab/ckalab/web"
+)
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	fs, cfg, envErr := c.flags("serve", "ckalab serve [options]")
+	if err := c.parse(fs, cfg, envErr, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
+	}
+	log := newLogger(cfg, c.stderr)
+	log.Info("starting ckalab", "version", versionString(), "state_dir", cfg.StateDir, "web_embedded", web.Embedded)
+	st, stop, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	status, err := st.MigrateUp(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("database ready", "schema", status.Version)
+
+	srv := server.New(*cfg, log, server.Deps{Store: st, Web: web.FS()})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another ckalab running? choose another --listen)", cfg.Listen, err)
+	}
+	log.Info("serving", "url", "http://"+ln.Addr().String())
+	return srv.Serve(ctx, ln)
+}

@@ -1,0 +1,171 @@
+// Package config declares every ckalab server setting once: its flag, its
+// CKALAB_* environment variable, its default and its help. The parsed Config
+// is passed down explicitly; nothing reads flags or the environment later.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds the settings of `ckalab serve` (and the subcommands that
+// share its database settings).
+type Config struct {
+	Listen         string
+	PublicURL      string
+	StateDir       string
+	DatabaseURL    string
+	LogFormat      string
+	LogLevel       string
+	SecureCookies  bool
+	SessionTTL     time.Duration
+	LoginRateLimit int
+	ShutdownGrace  time.Duration
+
+	LabsDir        string
+	NodeImage      string
+	PoolSize       int
+	MaxEnvs        int
+	MaxEnvsPerUser int
+	EnvGrace       time.Duration
+	NodeMemory     string
+	NodePids       int
+	CreateTimeout  time.Duration
+
+	TerminalIdle    time.Duration
+	TerminalPerUser int
+}
+
+// Option describes one setting, for help output and the README table.
+type Option struct {
+	Flag, Env, Default, Help string
+}
+
+type binder struct {
+	fs   *flag.FlagSet
+	opts []Option
+	errs []string
+}
+
+func (b *binder) add(p any, name, def, help string) {
+	env := "CKALAB_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	b.opts = append(b.opts, Option{Flag: name, Env: env, Default: def, Help: help})
+	val := def
+	if v, ok := os.LookupEnv(env); ok {
+		val = v
+	}
+	usage := fmt.Sprintf("%s (env %s)", help, env)
+	switch p := p.(type) {
+	case *string:
+		b.fs.StringVar(p, name, val, usage)
+	case *int:
+		n, err := strconv.Atoi(val)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Sprintf("%s=%q: not an integer", env, val))
+		}
+		b.fs.IntVar(p, name, n, usage)
+	case *bool:
+		v, err := strconv.ParseBool(val)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Sprintf("%s=%q: not a boolean", env, val))
+		}
+		b.fs.BoolVar(p, name, v, usage)
+	case *time.Duration:
+		d, err := time.ParseDuration(val)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Sprintf("%s=%q: not a duration (e.g. 90s, 2h)", env, val))
+		}
+		b.fs.DurationVar(p, name, d, usage)
+	default:
+		panic(fmt.Sprintf("config: unsupported type %T", p))
+	}
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "ckalab")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "ckalab")
+	}
+	return "/var/lib/ckalab"
+}
+
+// Register declares every setting on fs, with defaults taken from the
+// environment, and returns the options in declaration order. The returned
+// function reports environment values that did not parse.
+func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
+	b := &binder{fs: fs}
+	b.add(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP server listens on")
+	b.add(&c.PublicURL, "public-url", "", "URL students use to reach ckalab (checked against websocket Origin); default http://<listen>")
+	b.add(&c.StateDir, "state-dir", defaultStateDir(), "directory for ckalab's state: embedded database, kubeconfigs, logs")
+	b.add(&c.DatabaseURL, "database-url", "", "PostgreSQL URL; empty runs a private PostgreSQL under the state directory")
+	b.add(&c.LogFormat, "log-format", "text", "log format: text or json")
+	b.add(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	b.add(&c.SecureCookies, "secure-cookies", "false", "mark cookies Secure (set when served over TLS)")
+	b.add(&c.SessionTTL, "session-ttl", "12h", "how long a sign-in lasts")
+	b.add(&c.LoginRateLimit, "login-rate-limit", "10", "failed sign-ins allowed per email and per client address per 15 minutes")
+	b.add(&c.ShutdownGrace, "shutdown-grace", "20s", "how long shutdown waits for requests and terminals to drain")
+	b.add(&c.LabsDir, "labs-dir", "", "directory of lab folders; empty uses the labs built into the binary")
+	b.add(&c.NodeImage, "node-image", "ckalab/node", "node image repository; the tag is the Kubernetes version (e.g. ckalab/node:v1.34.4)")
+	b.add(&c.PoolSize, "pool-size", "0", "warm clusters kept ready per topology and Kubernetes version")
+	b.add(&c.MaxEnvs, "max-environments", "8", "clusters this host runs at once (warm pool included)")
+	b.add(&c.MaxEnvsPerUser, "max-environments-per-user", "1", "environments one student may hold at once")
+	b.add(&c.EnvGrace, "environment-grace", "15m", "time added to a lab's time limit before its environment expires")
+	b.add(&c.NodeMemory, "node-memory", "2g", "memory limit of each node container (docker --memory syntax)")
+	b.add(&c.NodePids, "node-pids", "4096", "process limit of each node container")
+	b.add(&c.CreateTimeout, "create-timeout", "6m", "how long creating one cluster may take")
+	b.add(&c.TerminalIdle, "terminal-idle-timeout", "30m", "idle time after which a terminal's shell is closed")
+	b.add(&c.TerminalPerUser, "terminals-per-user", "6", "terminals one user may have open at once")
+	return b.opts, func() error {
+		if len(b.errs) > 0 {
+			return fmt.Errorf("invalid environment: %s", strings.Join(b.errs, "; "))
+		}
+		return nil
+	}
+}
+
+// Validate checks values that flags cannot check by type.
+func (c *Config) Validate() error {
+	var errs []string
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Sprintf("--log-format=%q: want text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Sprintf("--log-level=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.StateDir == "" {
+		errs = append(errs, "--state-dir must not be empty")
+	}
+	if c.SessionTTL < time.Minute {
+		errs = append(errs, "--session-ttl must be at least 1m")
+	}
+	if c.LoginRateLimit < 1 {
+		errs = append(errs, "--login-rate-limit must be at least 1")
+	}
+	if c.MaxEnvs < 1 || c.MaxEnvsPerUser < 1 {
+		errs = append(errs, "--max-environments and --max-environments-per-user must be at least 1")
+	}
+	if c.PoolSize < 0 {
+		errs = append(errs, "--pool-size must not be negative")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Origin is the scheme://host[:port] browsers send as Origin for this server.
+func (c *Config) Origin() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.Listen
+}

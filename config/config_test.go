@@ -1,0 +1,65 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c := &Config{}
+	_, envErr := c.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := envErr(); err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}
+
+func TestPrecedenceFlagOverEnvOverDefault(t *testing.T) {
+	c, err := parse(t, nil)
+	if err != nil || c.Listen != "127.0.0.1:8080" || c.SessionTTL != 12*time.Hour {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	c, err = parse(t, map[string]string{"CKALAB_LISTEN": ":9000", "CKALAB_POOL_SIZE": "3"})
+	if err != nil || c.Listen != ":9000" || c.PoolSize != 3 {
+		t.Fatalf("env: %+v %v", c, err)
+	}
+	c, err = parse(t, map[string]string{"CKALAB_LISTEN": ":9000"}, "--listen", ":9100")
+	if err != nil || c.Listen != ":9100" {
+		t.Fatalf("flag over env: %+v %v", c, err)
+	}
+}
+
+func TestBadValuesExplained(t *testing.T) {
+	_, err := parse(t, map[string]string{"CKALAB_SESSION_TTL": "forever"})
+	if err == nil || !strings.Contains(err.Error(), "CKALAB_SESSION_TTL") {
+		t.Fatalf("bad env duration: %v", err)
+	}
+	_, err = parse(t, map[string]string{"CKALAB_SESSION_TTL": "1h"}, "--log-format", "xml", "--pool-size", "-1")
+	if err == nil || !strings.Contains(err.Error(), "log-format") || !strings.Contains(err.Error(), "pool-size") {
+		t.Fatalf("want both problems reported: %v", err)
+	}
+}
+
+func TestEveryOptionHasEnvAndHelp(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	opts, _ := (&Config{}).Register(fs)
+	seen := map[string]bool{}
+	for _, o := range opts {
+		if o.Help == "" || !strings.HasPrefix(o.Env, "CKALAB_") || seen[o.Env] {
+			t.Errorf("option %+v", o)
+		}
+		seen[o.Env] = true
+	}
+}

@@ -1,0 +1,15 @@
+DROP TRIGGER environments_transition ON environments;
+DROP FUNCTION environment_transition_check();
+DROP TABLE audit_events;
+DROP TABLE check_results;
+DROP TABLE check_runs;
+DROP TABLE environment_events;
+DROP TABLE environments;
+DROP TYPE environment_state;
+DROP TABLE invites;
+DROP TABLE cohort_members;
+DROP TYPE cohort_role;
+DROP TABLE cohorts;
+DROP TABLE web_sessions;
+DROP TABLE users;
+DROP TYPE user_role;

@@ -1,0 +1,106 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ckalab/ckalab/store"
+)
+
+func jsonDecoder(r io.Reader) *json.Decoder {
+	d := json.NewDecoder(r)
+	d.DisallowUnknownFields()
+	return d
+}
+
+func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.ContextWithFallback = true
+	e.HandleMethodNotAllowed = true
+	e.Use(s.observe())
+
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+
+	api := e.Group("/api/v1", s.loadSession(), s.protect())
+	api.POST("/auth/login", s.login)
+	api.POST("/auth/logout", s.logout)
+	api.GET("/session", s.session)
+	api.GET("/invites/:token", s.getInvite)
+	api.POST("/invites/:token/accept", s.acceptInvite)
+
+	my := api.Group("", s.requireUser())
+	my.GET("/me", s.me)
+	my.GET("/users/:id", s.getUser)
+	my.GET("/cohorts", s.listCohorts)
+	my.POST("/cohorts", s.requireRole(store.RoleInstructor, store.RoleAdmin), s.createCohort)
+	my.GET("/cohorts/:id", s.getCohort)
+	my.GET("/cohorts/:id/invites", s.listInvites)
+	my.POST("/cohorts/:id/invites", s.createInvites)
+	my.GET("/audit", s.requireRole(store.RoleAdmin), s.listAudit)
+
+	e.NoRoute(s.noRoute)
+	e.NoMethod(func(c *gin.Context) {
+		s.fail(c, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: c.Request.Method + " is not allowed here"})
+	})
+	return e
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := contextTimeout(c, 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "database": "unreachable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "database": "ok"})
+}
+
+// noRoute answers unknown API paths in the error shape and serves the web
+// app (with index.html for client-side routes) everywhere else.
+func (s *Server) noRoute(c *gin.Context) {
+	p := c.Request.URL.Path
+	if strings.HasPrefix(p, "/api/") || p == "/api" {
+		s.fail(c, errNotFound("no API route "+c.Request.Method+" "+p))
+		return
+	}
+	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
+		s.fail(c, errNotFound("not found"))
+		return
+	}
+	name := strings.TrimPrefix(path.Clean(p), "/")
+	if name != "" {
+		if f, err := fs.Stat(s.web, name); err == nil && !f.IsDir() {
+			if strings.HasPrefix(name, "assets/") {
+				c.Header("Cache-Control", "public, max-age=31536000, immutable")
+			}
+			c.FileFromFS(name, http.FS(s.web))
+			return
+		}
+		if path.Ext(name) != "" {
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+	}
+	b, err := fs.ReadFile(s.web, "index.html")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.Header("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("Referrer-Policy", "same-origin")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", b)
+}

@@ -1,0 +1,102 @@
+// Package server is ckalab's HTTP layer: the JSON API under /api/v1, the
+// health and metrics endpoints and the embedded web app. It authenticates
+// every route and maps domain errors to HTTP in one place (apierror.go).
+// Domain packages must not import it.
+package server
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ckalab/ckalab/auth"
+	"github.com/ckalab/ckalab/config"
+	"github.com/ckalab/ckalab/store"
+)
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Store *store.Store
+	Web   fs.FS // built web app; index.html at its root
+}
+
+// Server serves HTTP.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *store.Store
+	web     fs.FS
+	limiter *auth.Limiter
+	metrics *metrics
+	engine  *gin.Engine
+
+	// sockets tracks hijacked connections (websockets) so shutdown can
+	// drain them; closing drain asks them to finish.
+	sockets sync.WaitGroup
+	drain   chan struct{}
+	drainMu sync.Once
+}
+
+// New builds the server and its routes.
+func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
+	s := &Server{
+		cfg:     cfg,
+		log:     log,
+		store:   deps.Store,
+		web:     deps.Web,
+		limiter: auth.NewLimiter(cfg.LoginRateLimit, 15*time.Minute),
+		drain:   make(chan struct{}),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics = newMetrics(reg)
+	s.engine = s.routes(reg)
+	return s
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Serve serves on ln until ctx ends, then drains requests and websockets
+// for up to the configured grace period.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: draining requests and terminals", "grace", s.cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	s.drainMu.Do(func() { close(s.drain) })
+	err := hs.Shutdown(sctx)
+	done := make(chan struct{})
+	go func() { s.sockets.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		s.log.Warn("shutdown grace ended with websockets still open")
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,59 @@
+// Harness for browser tests: a real ckalab binary with its own embedded
+// PostgreSQL and state directory, and Debian's Chromium through playwright-core.
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import net from 'node:net'
+import { chromium } from 'playwright-core'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const artifacts = join(root, 'web', 'e2e', 'artifacts')
+mkdirSync(artifacts, { recursive: true })
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer()
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)) })
+  })
+}
+
+export async function startServer(extraEnv = {}) {
+  const state = mkdtempSync(join(tmpdir(), 'ckalab-e2e-'))
+  execFileSync('chmod', ['755', state])
+  const port = await freePort()
+  const env = { ...process.env, CKALAB_STATE_DIR: state, CKALAB_LISTEN: `127.0.0.1:${port}`, ...extraEnv }
+  const bin = join(root, 'bin', 'ckalab')
+  const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', 'inherit', 'pipe'] })
+  let log = ''
+  proc.stderr.on('data', (d) => { log += d })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 300; i++) {
+    try { if ((await fetch(url + '/readyz')).ok) break } catch { /* not yet */ }
+    if (proc.exitCode !== null) throw new Error('ckalab exited:\n' + log)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  const addUser = (email, role, password) => execFileSync(bin, ['user', 'add', '--email', email, '--role', role], { env, input: password + '\n' }).toString()
+  const stop = async () => {
+    proc.kill('SIGTERM')
+    await new Promise((r) => proc.once('exit', r))
+    rmSync(state, { recursive: true, force: true })
+  }
+  return { url, addUser, stop, log: () => log }
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  })
+}
+
+// watchConsole fails the test on any browser console error or page error.
+export function watchConsole(page, errors) {
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
+  page.on('pageerror', (e) => errors.push(String(e)))
+}
+
+export function assert(cond, msg) { if (!cond) throw new Error('assertion failed: ' + msg) }
