@@ -21,7 +21,7 @@ key_of() {
 
 # hash_files PATH...: content hash of files and directories.
 hash_files() {
-  find "$@" -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+  find "$@" -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -c1-16
 }
 
 # step NAME KEY FUNC [ARGS...]: run FUNC unless NAME's stamp holds KEY.
