@@ -87,6 +87,10 @@ func (b *binder) add(p any, name, def, help string) {
 }
 
 func defaultStateDir() string {
+	if os.Geteuid() == 0 {
+		// PostgreSQL runs as another account then, which cannot enter /root.
+		return "/var/lib/ckalab"
+	}
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
 		return filepath.Join(d, "ckalab")
 	}
@@ -103,7 +107,7 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b := &binder{fs: fs}
 	b.add(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP server listens on")
 	b.add(&c.PublicURL, "public-url", "", "URL students use to reach ckalab (checked against websocket Origin); default http://<listen>")
-	b.add(&c.StateDir, "state-dir", defaultStateDir(), "directory for ckalab's state: embedded database, kubeconfigs, logs")
+	b.add(&c.StateDir, "state-dir", defaultStateDir(), "directory for ckalab's state: embedded database, kubeconfigs, logs (root: /var/lib/ckalab)")
 	b.add(&c.DatabaseURL, "database-url", "", "PostgreSQL URL; empty runs a private PostgreSQL under the state directory")
 	b.add(&c.LogFormat, "log-format", "text", "log format: text or json")
 	b.add(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")

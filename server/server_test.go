@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -396,5 +397,41 @@ func TestCohortInviteFlowAndIsolation(t *testing.T) {
 	r = teacher.do("GET", "/api/v1/cohorts/"+cid, nil)
 	if r.Status != 200 || len(r.Body["members"].([]any)) != 3 {
 		t.Fatalf("instructor cohort view: %d %v", r.Status, r.Body)
+	}
+}
+
+func TestServeStopsCleanlyOnCancel(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(context.Background(), log, pgtest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := server.New(config.Config{SessionTTL: time.Hour, LoginRateLimit: 5, ShutdownGrace: 5 * time.Second}, log,
+		server.Deps{Store: st, Web: fstest.MapFS{"index.html": {Data: []byte("x")}}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	r, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("healthz: %v", err)
+	}
+	r.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
 	}
 }
