@@ -9,6 +9,8 @@ export PATH=/usr/local/go/bin:$PATH
 source "$here/versions.env"
 source "$here/lib.sh"
 source "$here/steps-go.sh"
+source "$here/steps-rootfs.sh"
+source "$here/steps-images.sh"
 
 echo "ckalab images: Kubernetes v$KUBERNETES_VERSION (+ upgrade target v$KUBERNETES_UPGRADE_VERSION); cache $CACHE"
 
@@ -25,4 +27,14 @@ for v in "${versions[@]}"; do
   step "pause-$pause" "$(key_of build_pause "$pause" "$(hash_files "$CACHE/out/kubernetes-$v/pause.c")")" build_pause "$pause" "$CACHE/out/kubernetes-$v"
 done
 step tools "$(key_of build_tools wrapper_module "$CRI_TOOLS_VERSION" "$LOCAL_PATH_PROVISIONER_VERSION")" build_tools
+
+echo "[2/4] Debian root filesystems"
+step rootfs-node "$(key_of build_node_rootfs "${NODE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_node_rootfs
+
+echo "[3/4] component images"
+step imgtool "$(key_of build_imgtool "$(hash_files "$here/imgtool" "$here/../go.sum")")" build_imgtool
+for v in "${versions[@]}"; do
+  step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(hash_files "$CACHE/out/imgtool" "$CACHE/out/kubernetes-$v")")" build_control_plane_images "$v"
+done
+
 echo "done in $(fmt_secs $(($(date +%s) - BUILD_START)))"

@@ -1,0 +1,27 @@
+# steps-rootfs.sh: Debian root filesystems, from Debian's apt sources only.
+
+# Debian mirrors (override with DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR).
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+DEBIAN_SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+
+# Packages every node gets: systemd, the container runtime, networking
+# userland and the exam's tooling.
+NODE_PACKAGES=(systemd systemd-sysv dbus containerd runc containernetworking-plugins
+  iptables ipset conntrack ebtables ethtool socat kmod procps iproute2 iputils-ping util-linux mount
+  ca-certificates curl jq vim nano less tmux bash-completion openssh-server openssh-client
+  libseccomp2 dnsutils netcat-openbsd gnupg apt-transport-https)
+
+# build_node_rootfs: a bookworm tree with NODE_PACKAGES, as a tarball.
+build_node_rootfs() {
+  local out="$CACHE/out/rootfs-node"
+  rm -rf "$out" && mkdir -p "$out"
+  local inc
+  inc=$(IFS=,; echo "${NODE_PACKAGES[*]}")
+  mmdebstrap --variant=minbase --include="$inc" --components=main \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    "$DEBIAN_SUITE" "$out/rootfs.tar" \
+    "deb $DEBIAN_MIRROR $DEBIAN_SUITE main" "deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main" \
+    "deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main"
+  ls -la "$out/rootfs.tar"
+}
