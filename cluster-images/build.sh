@@ -11,6 +11,7 @@ source "$here/lib.sh"
 source "$here/steps-go.sh"
 source "$here/steps-rootfs.sh"
 source "$here/steps-images.sh"
+source "$here/steps-node.sh"
 
 echo "ckalab images: Kubernetes v$KUBERNETES_VERSION (+ upgrade target v$KUBERNETES_UPGRADE_VERSION); cache $CACHE"
 
@@ -36,5 +37,9 @@ step imgtool "$(key_of build_imgtool "$(hash_files "$here/imgtool" "$here/../go.
 for v in "${versions[@]}"; do
   step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(hash_files "$CACHE/out/imgtool" "$CACHE/out/kubernetes-$v")")" build_control_plane_images "$v"
 done
+
+echo "[4/4] node images"
+step "node-$KUBERNETES_VERSION" "$(key_of build_node_image preload_images "$KUBERNETES_VERSION" "$(cat "$CACHE/stamps/"{rootfs-node,images-$KUBERNETES_VERSION,tools} | sha256sum)" "$(hash_files "$here/node")")" \
+  build_node_image "$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION"
 
 echo "done in $(fmt_secs $(($(date +%s) - BUILD_START)))"

@@ -36,7 +36,13 @@ step() {
   printf '  → %-38s ' "$name"
   local t0=$(date +%s)
   rm -f "$stamp"
-  if ( set -euo pipefail; "$fn" "$@" ) >"$log" 2>&1; then
+  # Not an if-condition: errexit must stay on inside the step.
+  local rc=0
+  set +e
+  ( set -euo pipefail; "$fn" "$@" ) >"$log" 2>&1
+  rc=$?
+  set -e
+  if ((rc == 0)); then
     echo "$key" >"$stamp"
     printf '%s  (total %s)\n' "$(fmt_secs $(($(date +%s) - t0)))" "$(fmt_secs $(($(date +%s) - BUILD_START)))"
   else

@@ -1,0 +1,81 @@
+# steps-node.sh: assemble the kind node image from the rootfs, kind's base
+# files, the binaries and the preloaded images.
+
+kind_files() {
+  local dir
+  dir=$(cd "$here/.." && go mod download -json sigs.k8s.io/kind@v0.33.0 | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  echo "$dir/images/base/files"
+}
+
+# preload_images ROOT TAR...: import image tarballs into the containerd
+# store inside ROOT (namespace k8s.io, pinned), with the host's containerd.
+preload_images() {
+  local root=$1
+  shift
+  local state
+  state=$(mktemp -d /tmp/ckalab-ctrd.XXXX)
+  containerd --root "$root/var/lib/containerd" --state "$state/state" --address "$state/sock" \
+    --config /dev/null >"$state/log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 50); do [[ -S "$state/sock" ]] && break; sleep 0.2; done
+  for t in "$@"; do
+    ctr --address "$state/sock" -n k8s.io images import --no-unpack "$t"
+  done
+  # Pinned images survive the kubelet's image garbage collection.
+  for ref in $(ctr --address "$state/sock" -n k8s.io images ls -q); do
+    ctr --address "$state/sock" -n k8s.io images label "$ref" io.cri-containerd.pinned=pinned >/dev/null
+  done
+  ctr --address "$state/sock" -n k8s.io images ls -q
+  kill "$pid"; wait "$pid" || true
+  rm -rf "$state"
+}
+
+# build_node_image VERSION UPGRADE_VERSION
+build_node_image() {
+  local v=$1 up=$2 root="$CACHE/work/node-$1" bin="$CACHE/out/kubernetes-$1"
+  rm -rf "$root" && mkdir -p "$root"
+  tar -xf "$CACHE/out/rootfs-node/rootfs.tar" -C "$root"
+  local kf
+  kf=$(kind_files)
+  cp -r "$kf/usr" "$kf/kind" "$kf/etc" "$root/"
+  chmod -R u+w "$root/kind" "$root/etc" "$root/usr/local"
+  chmod 755 "$root/usr/local/bin/"* "$root/kind/bin/"*
+  # kind's units expect containerd in /usr/local/bin; Debian installs /usr/bin.
+  ln -sf /usr/bin/containerd "$root/usr/local/bin/containerd"
+  ln -sf /usr/bin/ctr "$root/usr/local/bin/ctr"
+  ln -sf /usr/bin/containerd-shim-runc-v2 "$root/usr/local/bin/containerd-shim-runc-v2"
+  rm -f "$root/etc/systemd/system/containerd-fuse-overlayfs.service"
+  local pause
+  pause=$(grep '/pause:' "$bin/images.txt")
+  sed "s#@PAUSE_IMAGE@#$pause#" "$here/node/containerd-config.toml" >"$root/etc/containerd/config.toml"
+  mkdir -p "$root/opt/cni/bin" "$root/etc/kubernetes/manifests" "$root/etc/containerd/certs.d"
+  cp /dev/null "$root/etc/containerd/cri-base.json"
+  chroot "$root" ctr oci spec >"$root/etc/containerd/cri-base.json"
+  for p in host-local loopback ptp portmap bridge; do ln -sf "/usr/lib/cni/$p" "$root/opt/cni/bin/$p"; done
+  install -m 0755 "$bin/kubeadm" "$bin/kubelet" "$bin/kubectl" "$root/usr/bin/"
+  install -m 0755 "$CACHE/out/tools/crictl" "$root/usr/local/bin/"
+  local etcd
+  etcd=$(image_tag etcd "$bin/images.txt")
+  install -m 0755 "$CACHE/out/etcd-$etcd/etcdctl" "$CACHE/out/etcd-$etcd/etcdutl" "$root/usr/local/bin/"
+  # systemd in a container, as kind's base image sets it up.
+  find "$root/lib/systemd/system/sysinit.target.wants/" -name systemd-tmpfiles-setup.service -delete
+  rm -f "$root/lib/systemd/system/multi-user.target.wants/"* "$root/etc/systemd/system/"*.wants/* \
+    "$root/lib/systemd/system/local-fs.target.wants/"* "$root/lib/systemd/system/sockets.target.wants/"*udev* \
+    "$root/lib/systemd/system/sockets.target.wants/"*initctl* "$root/lib/systemd/system/basic.target.wants/"*
+  echo "ReadKMsg=no" >>"$root/etc/systemd/journald.conf"
+  ln -sf /usr/lib/systemd/systemd "$root/sbin/init"
+  chroot "$root" systemctl enable kubelet.service containerd.service undo-mount-hacks.service
+  chroot "$root" systemctl mask systemd-binfmt.service
+  # Policies are enforced through iptables-legacy NFQUEUE (no nft queue here).
+  chroot "$root" update-alternatives --set iptables /usr/sbin/iptables-legacy
+  chroot "$root" update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy
+  echo "v$v" >"$root/kind/version"
+  preload_images "$root" "$CACHE/out/images-$v/"*.tar
+  tar -C "$root" -c . | docker import --change 'ENV container=docker' \
+    --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' - "ckalab/node-rootfs:v$v"
+  rm -rf "$root"
+  # docker import refuses STOPSIGNAL; a build FROM the local image (nothing pulled) adds it.
+  printf 'FROM ckalab/node-rootfs:v%s\nSTOPSIGNAL SIGRTMIN+3\n' "$v" | docker build -q -t "ckalab/node:v$v" -
+  docker rmi "ckalab/node-rootfs:v$v" >/dev/null
+  docker image inspect "ckalab/node:v$v" --format '{{.Id}} {{.Size}}'
+}
