@@ -31,11 +31,12 @@ step tools "$(key_of build_tools wrapper_module "$CRI_TOOLS_VERSION" "$LOCAL_PAT
 
 echo "[2/4] Debian root filesystems"
 step rootfs-node "$(key_of build_node_rootfs "${NODE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_node_rootfs
+step rootfs-base "$(key_of build_base_rootfs "${BASE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_base_rootfs
 
 echo "[3/4] component images"
 step imgtool "$(key_of build_imgtool "$(hash_files "$here/imgtool" "$here/../go.sum")")" build_imgtool
 for v in "${versions[@]}"; do
-  step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(hash_files "$CACHE/out/imgtool" "$CACHE/out/kubernetes-$v")")" build_control_plane_images "$v"
+  step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(hash_files "$CACHE/out/imgtool" "$CACHE/out/kubernetes-$v")" "$(cat "$CACHE/stamps/rootfs-base")")" build_control_plane_images "$v"
 done
 
 echo "[4/4] node images"

@@ -17,7 +17,7 @@ static_image() {
 }
 
 # build_control_plane_images VERSION: every image kubeadm lists for
-# VERSION except kube-proxy (which needs Debian's iptables userland).
+# VERSION; kube-proxy sits on the Debian base (iptables userland).
 build_control_plane_images() {
   local v=$1 out="$CACHE/out/images-$1" bin="$CACHE/out/kubernetes-$1"
   local list="$bin/images.txt"
@@ -25,6 +25,9 @@ build_control_plane_images() {
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     static_image "$out/$c.tar" "$(grep "/$c:" "$list")" "$bin/$c"
   done
+  "$CACHE/out/imgtool/imgtool" --out "$out/kube-proxy.tar" --tag "$(grep '/kube-proxy:' "$list")" \
+    --layer "$CACHE/out/rootfs-base/rootfs.tar" --file "$bin/kube-proxy:/usr/local/bin/kube-proxy" \
+    --entrypoint /usr/local/bin/kube-proxy
   local etcd dns pause
   etcd=$(image_tag etcd "$list"); dns=$(image_tag coredns "$list"); pause=$(image_tag pause "$list")
   static_image "$out/etcd.tar" "$(grep '/etcd:' "$list")" "$CACHE/out/etcd-$etcd/etcd" \

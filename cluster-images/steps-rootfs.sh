@@ -25,3 +25,26 @@ build_node_rootfs() {
     "deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main"
   ls -la "$out/rootfs.tar"
 }
+
+# Packages of the small Debian base shared by kube-proxy and the network
+# daemons (one layer, stored once in every node's containerd).
+BASE_PACKAGES=(iptables ipset conntrack kmod iproute2 ca-certificates)
+
+# build_base_rootfs: minbase + BASE_PACKAGES, iptables set to legacy
+# (NFQUEUE must not become an nft `queue` rule on these kernels).
+build_base_rootfs() {
+  local out="$CACHE/out/rootfs-base"
+  rm -rf "$out" && mkdir -p "$out"
+  local inc
+  inc=$(IFS=,; echo "${BASE_PACKAGES[*]}")
+  mmdebstrap --variant=minbase --include="$inc" --components=main \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook='chroot "$1" update-alternatives --set iptables /usr/sbin/iptables-legacy' \
+    --customize-hook='chroot "$1" update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+    "$DEBIAN_SUITE" "$out/rootfs.tar" \
+    "deb $DEBIAN_MIRROR $DEBIAN_SUITE main" "deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main" \
+    "deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main"
+  ls -la "$out/rootfs.tar"
+}
