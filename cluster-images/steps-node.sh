@@ -66,9 +66,19 @@ build_node_image() {
   ln -sf /usr/lib/systemd/systemd "$root/sbin/init"
   chroot "$root" systemctl enable kubelet.service containerd.service undo-mount-hacks.service
   chroot "$root" systemctl mask systemd-binfmt.service
+  # sshd for `ssh <node>` inside a cluster. Host keys are made at each node's
+  # first boot, never shared between nodes; client keys come with provisioning.
+  rm -f "$root"/etc/ssh/ssh_host_*
+  mkdir -p "$root/etc/systemd/system/ssh.service.d"
+  printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+    >"$root/etc/systemd/system/ssh.service.d/10-ckalab-hostkeys.conf"
+  chroot "$root" systemctl enable ssh.service
   # Policies are enforced through iptables-legacy NFQUEUE (no nft queue here).
   chroot "$root" update-alternatives --set iptables /usr/sbin/iptables-legacy
   chroot "$root" update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy
+  install -m 0644 "$here/node/kubectl-shell.sh" "$root/etc/profile.d/ckalab-kubectl.sh"
+  # Interactive non-login shells (tmux panes, docker exec bash) get it too.
+  echo '. /etc/profile.d/ckalab-kubectl.sh' >>"$root/root/.bashrc"
   echo "v$v" >"$root/kind/version"
   preload_images "$root" "$CACHE/out/images-$v/"*.tar
   tar -C "$root" -c . | docker import --change 'ENV container=docker' \
