@@ -36,11 +36,14 @@ step rootfs-base "$(key_of build_base_rootfs "${BASE_PACKAGES[*]}" "$DEBIAN_SUIT
 echo "[3/4] component images"
 step imgtool "$(key_of build_imgtool "$(hash_files "$here/imgtool" "$here/../go.sum")")" build_imgtool
 for v in "${versions[@]}"; do
-  step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(hash_files "$CACHE/out/imgtool" "$CACHE/out/kubernetes-$v")" "$(cat "$CACHE/stamps/rootfs-base")")" build_control_plane_images "$v"
+  list="$CACHE/out/kubernetes-$v/images.txt"
+  inputs=("kubernetes-$v" "etcd-$(image_tag etcd "$list")" "coredns-$(image_tag coredns "$list")"
+    "pause-$(image_tag pause "$list")" imgtool rootfs-base)
+  step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(stamps_of "${inputs[@]}")")" build_control_plane_images "$v"
 done
 
 echo "[4/4] node images"
-step "node-$KUBERNETES_VERSION" "$(key_of build_node_image preload_images "$KUBERNETES_VERSION" "$(cat "$CACHE/stamps/"{rootfs-node,images-$KUBERNETES_VERSION,tools} | sha256sum)" "$(hash_files "$here/node")")" \
+step "node-$KUBERNETES_VERSION" "$(key_of build_node_image preload_images "$KUBERNETES_VERSION" "$(stamps_of rootfs-node "images-$KUBERNETES_VERSION" tools "kubernetes-$KUBERNETES_VERSION")" "$(hash_files "$here/node")")" \
   build_node_image "$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION"
 
 echo "done in $(fmt_secs $(($(date +%s) - BUILD_START)))"

@@ -24,6 +24,13 @@ hash_files() {
   find "$@" -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -c1-16
 }
 
+# stamps_of STEP...: the keys of earlier steps, so a step's key changes
+# whenever an input step rebuilt (cheaper than hashing their outputs).
+stamps_of() {
+  local n
+  for n in "$@"; do cat "$CACHE/stamps/$n"; done | sha256sum | cut -c1-16
+}
+
 # step NAME KEY FUNC [ARGS...]: run FUNC unless NAME's stamp holds KEY.
 step() {
   local name=$1 key=$2 fn=$3

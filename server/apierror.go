@@ -51,20 +51,8 @@ func statusOf(err error) *apiError {
 	case errors.Is(err, store.ErrInvalid):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error()}
 	}
-	for _, m := range domainErrors {
-		if errors.Is(err, m.err) {
-			return &apiError{Status: m.status, Code: m.code, Message: err.Error()}
-		}
-	}
 	return nil
 }
-
-// domainErrors lets later packages register their sentinels here.
-var domainErrors = []struct {
-	err    error
-	status int
-	code   string
-}{}
 
 // fail writes err in the error shape; unknown errors are logged and hidden.
 func (s *Server) fail(c *gin.Context, err error) {
