@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/ckalab
 GO_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build web test test-go test-web deps images bench lint clean
+.PHONY: run build web test test-go test-short test-web deps images bench lint clean
 
 ## run: build everything and start ckalab on http://127.0.0.1:8080
 run: build
@@ -25,12 +25,18 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 deps:
 	bash .ci/deps.sh
 
-## test: every test: Go (race detector on), then the browser tests
-test: deps test-go test-web
+## test: every test: builds the node images, runs the Go tests (race
+## detector on, kind clusters included), then the browser tests
+test: deps images test-go test-web
 
 test-go:
 	go vet ./...
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 45m ./...
+	cd cluster-images/ckanet && go vet ./... && go test -count=1 ./...
+
+## test-short: unit tests only (no Docker, no kind clusters)
+test-short:
+	go test -short -count=1 ./...
 
 test-web: build
 	cd web && node e2e/run.mjs

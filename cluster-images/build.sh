@@ -28,6 +28,7 @@ for v in "${versions[@]}"; do
   step "pause-$pause" "$(key_of build_pause "$pause" "$(hash_files "$CACHE/out/kubernetes-$v/pause.c")")" build_pause "$pause" "$CACHE/out/kubernetes-$v"
 done
 step tools "$(key_of build_tools wrapper_module "$CRI_TOOLS_VERSION" "$LOCAL_PATH_PROVISIONER_VERSION")" build_tools
+step ckanet "$(key_of build_ckanet "$(hash_files "$here/ckanet")")" build_ckanet
 
 echo "[2/4] Debian root filesystems"
 step rootfs-node "$(key_of build_node_rootfs "${NODE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_node_rootfs
@@ -42,8 +43,15 @@ for v in "${versions[@]}"; do
   step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(stamps_of "${inputs[@]}")")" build_control_plane_images "$v"
 done
 
+step addons "$(key_of build_addon_images addon_image static_image "$BUSYBOX_TAG" "$LOCAL_PATH_PROVISIONER_VERSION" "$(stamps_of ckanet tools rootfs-base imgtool)")" build_addon_images
+
 echo "[4/4] node images"
-step "node-$KUBERNETES_VERSION" "$(key_of build_node_image preload_images "$KUBERNETES_VERSION" "$(stamps_of rootfs-node "images-$KUBERNETES_VERSION" tools "kubernetes-$KUBERNETES_VERSION")" "$(hash_files "$here/node")")" \
+for v in "${versions[@]}"; do
+  step "debs-$v" "$(key_of build_debs "$v" "$(stamps_of "kubernetes-$v")")" build_debs "$v"
+done
+inputs=(rootfs-node tools addons ckanet)
+for v in "${versions[@]}"; do inputs+=("images-$v" "kubernetes-$v" "debs-$v"); done
+step "node-$KUBERNETES_VERSION" "$(key_of build_node_image preload_images addon_image "$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION" "$(stamps_of "${inputs[@]}")" "$(hash_files "$here/node")")" \
   build_node_image "$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION"
 
 echo "done in $(fmt_secs $(($(date +%s) - BUILD_START)))"

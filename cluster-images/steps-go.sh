@@ -134,3 +134,13 @@ EOF
   go build -trimpath -ldflags "-s -w" -o "$out/local-path-provisioner" github.com/rancher/local-path-provisioner)
   "$out/crictl" --version
 }
+
+# build_ckanet: the node network daemon (routes, masquerade, NetworkPolicy),
+# with kube-network-policies' nftables dataplane swapped for iptables NFQUEUE.
+build_ckanet() {
+  local w="$CACHE/work/ckanet" out="$CACHE/out/ckanet"
+  "$here/ckanet/prepare.sh" "$w"
+  mkdir -p "$out"
+  (cd "$w/ckanet" && go vet -tags ckanet ./... && CGO_ENABLED=0 go build -tags ckanet -trimpath -ldflags "-s -w" -o "$out/ckanet" .)
+  grep -q CKANET-NETPOL "$out/ckanet"
+}

@@ -38,3 +38,39 @@ build_control_plane_images() {
     --file "$CACHE/out/pause-$pause/pause:/pause" --entrypoint /pause
   ls -la "$out"
 }
+
+# build_addon_images: what every cluster runs besides kubeadm's images:
+# ckanet (on the Debian base, for iptables and ipset), the local-path
+# provisioner, and busybox from Debian's busybox-static (storage helper,
+# test workloads).
+build_addon_images() {
+  local out="$CACHE/out/addons" w="$CACHE/work/busybox"
+  rm -rf "$out" "$w" && mkdir -p "$out" "$w/root/bin" "$w/root/tmp" "$w/root/etc"
+  "$CACHE/out/imgtool/imgtool" --out "$out/ckanet.tar" --tag "$(addon_image ckanet)" \
+    --layer "$CACHE/out/rootfs-base/rootfs.tar" --file "$CACHE/out/ckanet/ckanet:/usr/local/bin/ckanet" \
+    --entrypoint /usr/local/bin/ckanet
+  static_image "$out/local-path-provisioner.tar" "$(addon_image local-path-provisioner)" \
+    "$CACHE/out/tools/local-path-provisioner"
+  local bb
+  bb=$(tar -tf "$CACHE/out/rootfs-base/rootfs.tar" | grep -E '^\./(usr/)?bin/busybox$' | head -1)
+  tar -xOf "$CACHE/out/rootfs-base/rootfs.tar" "$bb" >"$w/root/bin/busybox"
+  chmod 0755 "$w/root/bin/busybox"
+  for a in $("$w/root/bin/busybox" --list); do [[ $a == busybox ]] || ln -s busybox "$w/root/bin/$a"; done
+  chmod 1777 "$w/root/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$w/root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$w/root/etc/group"
+  tar -C "$w/root" -cf "$w/busybox.tar" .
+  "$CACHE/out/imgtool/imgtool" --out "$out/busybox.tar" --tag "$(addon_image busybox)" \
+    --layer "$w/busybox.tar" --cmd /bin/sh
+  rm -rf "$w"
+  ls -la "$out"
+}
+
+# addon_image NAME: the reference an add-on image is tagged and deployed as.
+addon_image() {
+  case $1 in
+    ckanet) echo "docker.io/ckalab/ckanet:$(cat "$CACHE/stamps/ckanet")" ;;
+    local-path-provisioner) echo "docker.io/ckalab/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" ;;
+    busybox) echo "docker.io/library/busybox:$BUSYBOX_TAG" ;;
+  esac
+}

@@ -30,6 +30,33 @@ preload_images() {
   rm -rf "$state"
 }
 
+# build_debs VERSION: kubeadm, kubelet and kubectl as .deb packages,
+# versioned as pkgs.k8s.io does (VERSION-1.1).
+build_debs() {
+  local v=$1 out="$CACHE/out/debs-$1" w="$CACHE/work/debs-$1" bin="$CACHE/out/kubernetes-$1"
+  rm -rf "$out" "$w" && mkdir -p "$out"
+  local p
+  for p in kubeadm kubelet kubectl; do
+    mkdir -p "$w/$p/DEBIAN" "$w/$p/usr/bin"
+    install -m 0755 "$bin/$p" "$w/$p/usr/bin/$p"
+    cat >"$w/$p/DEBIAN/control" <<EOF
+Package: $p
+Version: $v-1.1
+Architecture: amd64
+Maintainer: ckalab <ckalab@localhost>
+Section: admin
+Priority: optional
+Installed-Size: $(du -k "$bin/$p" | cut -f1)
+Homepage: https://kubernetes.io
+Description: Kubernetes $p $v
+ Built by ckalab from k8s.io/kubernetes v$v (Go module proxy).
+EOF
+    dpkg-deb --root-owner-group -Zgzip -z1 --build "$w/$p" "$out/${p}_$v-1.1_amd64.deb"
+  done
+  rm -rf "$w"
+  ls -la "$out"
+}
+
 # build_node_image VERSION UPGRADE_VERSION
 build_node_image() {
   local v=$1 up=$2 root="$CACHE/work/node-$1" bin="$CACHE/out/kubernetes-$1"
@@ -52,7 +79,21 @@ build_node_image() {
   cp /dev/null "$root/etc/containerd/cri-base.json"
   chroot "$root" ctr oci spec >"$root/etc/containerd/cri-base.json"
   for p in host-local loopback ptp portmap bridge; do ln -sf "/usr/lib/cni/$p" "$root/opt/cni/bin/$p"; done
-  install -m 0755 "$bin/kubeadm" "$bin/kubelet" "$bin/kubectl" "$root/usr/bin/"
+  # kubeadm, kubelet and kubectl as packages, and a local apt repository
+  # holding both versions: the exam's upgrade procedure works offline.
+  local apt="$root/opt/ckalab/apt"
+  mkdir -p "$apt"
+  cp "$CACHE/out/debs-$v/"*.deb "$CACHE/out/debs-$up/"*.deb "$apt/"
+  (cd "$apt" && dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null)
+  rm -f "$root/etc/apt/sources.list" "$root/etc/apt/sources.list.d/"*
+  echo 'deb [trusted=yes] file:/opt/ckalab/apt ./' >"$root/etc/apt/sources.list.d/kubernetes.list"
+  chroot "$root" dpkg -i $(cd "$root" && ls opt/ckalab/apt/*_"$v"-*.deb | sed 's#^#/#')
+  # Kubernetes 1.35 refuses cgroup v1 hosts unless told otherwise.
+  sed -i '$s/$/ --fail-cgroupv1=false\n/' "$root/etc/default/kubelet"
+  mkdir -p "$root/kind/manifests"
+  sed -e "s#@CKANET_IMAGE@#$(addon_image ckanet)#" "$here/node/manifests/default-cni.yaml" >"$root/kind/manifests/default-cni.yaml"
+  sed -e "s#@LOCAL_PATH_IMAGE@#$(addon_image local-path-provisioner)#" -e "s#@HELPER_IMAGE@#$(addon_image busybox)#" \
+    "$here/node/manifests/default-storage.yaml" >"$root/kind/manifests/default-storage.yaml"
   install -m 0755 "$CACHE/out/tools/crictl" "$root/usr/local/bin/"
   local etcd
   etcd=$(image_tag etcd "$bin/images.txt")
@@ -80,12 +121,16 @@ build_node_image() {
   # Interactive non-login shells (tmux panes, docker exec bash) get it too.
   echo '. /etc/profile.d/ckalab-kubectl.sh' >>"$root/root/.bashrc"
   echo "v$v" >"$root/kind/version"
-  preload_images "$root" "$CACHE/out/images-$v/"*.tar
+  preload_images "$root" "$CACHE/out/images-$v/"*.tar "$CACHE/out/images-$up/"*.tar "$CACHE/out/addons/"*.tar
   tar -C "$root" -c . | docker import --change 'ENV container=docker' \
     --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' - "ckalab/node-rootfs:v$v"
   rm -rf "$root"
   # docker import refuses STOPSIGNAL; a build FROM the local image (nothing pulled) adds it.
+  local previous
+  previous=$(docker image inspect -f '{{.Id}}' "ckalab/node:v$v" 2>/dev/null || true)
   printf 'FROM ckalab/node-rootfs:v%s\nSTOPSIGNAL SIGRTMIN+3\n' "$v" | docker build -q -t "ckalab/node:v$v" -
   docker rmi "ckalab/node-rootfs:v$v" >/dev/null
+  # The image this build replaced, unless a container still uses it.
+  [[ -z $previous ]] || docker rmi "$previous" >/dev/null 2>&1 || true
   docker image inspect "ckalab/node:v$v" --format '{{.Id}} {{.Size}}'
 }

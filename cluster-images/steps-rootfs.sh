@@ -33,7 +33,7 @@ build_node_rootfs() {
 
 # Packages of the small Debian base shared by kube-proxy and the network
 # daemons (one layer, stored once in every node's containerd).
-BASE_PACKAGES=(iptables ipset conntrack kmod iproute2 ca-certificates)
+BASE_PACKAGES=(iptables ipset conntrack kmod iproute2 ca-certificates busybox-static)
 
 # build_base_rootfs: minbase + BASE_PACKAGES, iptables set to legacy
 # (NFQUEUE must not become an nft `queue` rule on these kernels).
