@@ -10,8 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -30,6 +33,15 @@ type Spec struct {
 	Workers int    // worker nodes besides the control plane
 	// WaitReady is how long Create waits for the control plane to be Ready.
 	WaitReady time.Duration
+	// Network is the cluster's own Docker network, made for it and removed
+	// with it; "" puts the nodes on kind's shared "kind" network.
+	Network string
+	Memory  string // per-node memory limit, docker --memory syntax ("2g"); "" = none
+	Pids    int    // per-node process limit; 0 = none
+	// Log receives kind's whole log for this cluster; Progress its status
+	// lines ("Starting control-plane", …) as they happen. Both optional.
+	Log      io.Writer
+	Progress func(status string)
 }
 
 // Cluster is a created cluster.
@@ -51,13 +63,16 @@ type Manager struct {
 	log      *slog.Logger
 	provider *kind.Provider
 	stateDir string // kubeconfig files kind writes during create
+	// create serialises Create: kind picks the Docker network from a
+	// process-wide environment variable.
+	create sync.Mutex
 }
 
 // New returns a Manager that keeps kind's scratch files under stateDir.
 func New(log *slog.Logger, stateDir string) *Manager {
 	return &Manager{
 		log:      log,
-		provider: kind.NewProvider(kind.ProviderWithDocker(), kind.ProviderWithLogger(kindLogger{log})),
+		provider: kind.NewProvider(kind.ProviderWithDocker(), kind.ProviderWithLogger(kindLogger{log: log})),
 		stateDir: stateDir,
 	}
 }
@@ -75,8 +90,14 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
 	kubeconfig := filepath.Join(m.stateDir, spec.Name+".kubeconfig")
 	defer os.Remove(kubeconfig)
 	start := time.Now()
-	m.log.Info("creating cluster", "cluster", spec.Name, "image", spec.Image, "workers", spec.Workers)
-	err := m.provider.Create(spec.Name,
+	m.log.Info("creating cluster", "cluster", spec.Name, "image", spec.Image, "workers", spec.Workers, "network", spec.Network)
+	provider := kind.NewProvider(kind.ProviderWithDocker(),
+		kind.ProviderWithLogger(kindLogger{log: m.log.With("cluster", spec.Name), out: spec.Log, progress: spec.Progress}))
+	m.create.Lock()
+	if spec.Network != "" {
+		os.Setenv("KIND_EXPERIMENTAL_DOCKER_NETWORK", spec.Network)
+	}
+	err := provider.Create(spec.Name,
 		kind.CreateWithV1Alpha4Config(cfg),
 		kind.CreateWithNodeImage(spec.Image),
 		kind.CreateWithWaitForReady(spec.WaitReady),
@@ -84,15 +105,22 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
 		kind.CreateWithDisplayUsage(false),
 		kind.CreateWithDisplaySalutation(false),
 	)
+	os.Unsetenv("KIND_EXPERIMENTAL_DOCKER_NETWORK")
+	m.create.Unlock()
+	var c *Cluster
 	if err != nil {
-		return nil, fmt.Errorf("creating cluster %s: %w", spec.Name, describe(err))
+		err = fmt.Errorf("creating cluster %s: %w", spec.Name, describe(err))
+	} else {
+		c, err = m.Get(ctx, spec.Name)
 	}
-	c, err := m.Get(ctx, spec.Name)
+	if err == nil {
+		err = m.limit(ctx, c, spec)
+	}
 	if err == nil {
 		err = m.shareSSHKeys(ctx, c)
 	}
 	if err != nil {
-		if derr := m.Delete(ctx, spec.Name); derr != nil {
+		if derr := m.delete(ctx, spec.Name, spec.Network); derr != nil {
 			m.log.Error("removing half-made cluster", "cluster", spec.Name, "err", derr)
 		}
 		return nil, err
@@ -129,11 +157,46 @@ func (m *Manager) Get(ctx context.Context, name string) (*Cluster, error) {
 	return c, nil
 }
 
-// Delete removes the cluster's containers and volumes. Deleting a cluster
-// that does not exist is not an error.
+// Delete removes the cluster's containers and volumes, and its own Docker
+// network if it has one. Deleting a cluster that does not exist is not an error.
 func (m *Manager) Delete(ctx context.Context, name string) error {
+	return m.delete(ctx, name, NetworkOf(name))
+}
+
+func (m *Manager) delete(ctx context.Context, name, network string) error {
 	if err := m.provider.Delete(name, filepath.Join(m.stateDir, name+".kubeconfig")); err != nil {
 		return fmt.Errorf("deleting cluster %s: %w", name, describe(err))
+	}
+	if network == "" {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, "docker", "network", "rm", network).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "not found") && !strings.Contains(string(out), "No such network") {
+		return fmt.Errorf("removing network %s: %w: %s", network, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// NetworkOf names the Docker network of a cluster created with its own.
+func NetworkOf(cluster string) string { return cluster + "-net" }
+
+// limit caps each node container's memory and processes.
+func (m *Manager) limit(ctx context.Context, c *Cluster, spec Spec) error {
+	args := []string{"update"}
+	if spec.Memory != "" {
+		args = append(args, "--memory", spec.Memory, "--memory-swap", spec.Memory)
+	}
+	if spec.Pids > 0 {
+		args = append(args, "--pids-limit", strconv.Itoa(spec.Pids))
+	}
+	if len(args) == 1 {
+		return nil
+	}
+	for _, n := range c.Nodes {
+		args = append(args, n.Name)
+	}
+	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("limiting nodes of %s: %w: %s", c.Name, err, bytes.TrimSpace(out))
 	}
 	return nil
 }
@@ -197,4 +260,46 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// Summary is what Docker says about one kind cluster's node containers.
+type Summary struct {
+	Name    string
+	Created time.Time // the oldest node's creation
+	Nodes   int
+	Running int
+}
+
+// Summaries lists every kind cluster on this Docker engine, with node
+// creation times and running counts, from the containers' labels.
+func (m *Manager) Summaries(ctx context.Context) (map[string]*Summary, error) {
+	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster",
+		"--format", `{{.Label "io.x-k8s.kind.cluster"}}	{{.CreatedAt}}	{{.State}}`).Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing kind containers: %w", err)
+	}
+	all := map[string]*Summary{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.Split(line, "\t")
+		if len(parts) != 3 {
+			continue
+		}
+		created, err := time.Parse("2006-01-02 15:04:05 -0700 MST", parts[1])
+		if err != nil {
+			return nil, fmt.Errorf("container created %q: %w", parts[1], err)
+		}
+		s := all[parts[0]]
+		if s == nil {
+			s = &Summary{Name: parts[0], Created: created}
+			all[parts[0]] = s
+		}
+		if created.Before(s.Created) {
+			s.Created = created
+		}
+		s.Nodes++
+		if parts[2] == "running" {
+			s.Running++
+		}
+	}
+	return all, nil
 }

@@ -391,12 +391,20 @@ apt-get update
 apt-get install -y kubeadm='%[1]s-*'
 %[2]s
 kubeadm upgrade node $skip`, upgrade, cgroupV1Skip))
-	h.sh(h.cp, k+"drain "+h.wk+" --ignore-daemonsets --delete-emptydir-data --force")
+	// The restarted kubelet restarts the control plane's static pods: the API
+	// server may drop out for a while, as students see too. Retry.
+	h.eventually("drain "+h.wk, 3*time.Minute, func() error {
+		_, err := h.kubectl("", "drain", h.wk, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=60s")
+		return err
+	})
 	h.sh(h.wk, fmt.Sprintf(`set -e
 apt-get install -y kubelet='%[1]s-*' kubectl='%[1]s-*'
 systemctl daemon-reload
 systemctl restart kubelet`, upgrade))
-	h.sh(h.cp, k+"uncordon "+h.wk)
+	h.eventually("uncordon "+h.wk, 3*time.Minute, func() error {
+		_, err := h.kubectl("", "uncordon", h.wk)
+		return err
+	})
 	h.eventually("every node reports v"+upgrade, 2*time.Minute, func() error {
 		out, err := h.kubectl("", "get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion} {end}")
 		if err != nil {
