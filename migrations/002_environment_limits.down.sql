@@ -1,0 +1,2 @@
+DROP INDEX environments_queue;
+ALTER TABLE environments DROP COLUMN time_limit;

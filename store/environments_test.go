@@ -1,0 +1,179 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ckalab/ckalab/pgserver/pgtest"
+	"github.com/ckalab/ckalab/store"
+)
+
+func student(t *testing.T, st *store.Store, email string) uuid.NullUUID {
+	t.Helper()
+	u, err := st.CreateUser(context.Background(), email, email, store.RoleStudent, "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uuid.NullUUID{UUID: u.ID, Valid: true}
+}
+
+func request(t *testing.T, st *store.Store, r store.EnvRequest) store.Environment {
+	t.Helper()
+	if r.ClusterName == "" {
+		r.ClusterName = "c-" + uuid.NewString()[:8]
+	}
+	if r.Topology == "" {
+		r.Topology, r.K8sVersion = "1cp-1w", "1.34.4"
+	}
+	if r.TimeLimit == 0 {
+		r.TimeLimit = time.Hour
+	}
+	e, err := st.RequestEnvironment(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestEnvironmentQueueOwnedFirstWithinCapacity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := open(t, pgtest.New(t))
+	ana := student(t, st, "ana@example.com")
+	pool := request(t, st, store.EnvRequest{Pooled: true})
+	owned := request(t, st, store.EnvRequest{UserID: ana, LabID: "pods"})
+
+	if pos, _ := st.QueuePosition(ctx, owned.ID); pos != 0 {
+		t.Fatalf("owned request position %d, want 0 (ahead of pool refills)", pos)
+	}
+	if pos, _ := st.QueuePosition(ctx, pool.ID); pos != 1 {
+		t.Fatalf("pool request position %d, want 1", pos)
+	}
+	got, err := st.NextRequested(ctx, 1)
+	if err != nil || got == nil || got.ID != owned.ID || got.State != store.EnvProvisioning {
+		t.Fatalf("first picked %+v, %v; want the owned request", got, err)
+	}
+	if got, err := st.NextRequested(ctx, 1); err != nil || got != nil {
+		t.Fatalf("capacity 1 is used: got %+v, %v", got, err)
+	}
+	if got, err := st.NextRequested(ctx, 2); err != nil || got == nil || got.ID != pool.ID {
+		t.Fatalf("second pick %+v, %v", got, err)
+	}
+	if n, _ := st.CountLive(ctx); n != 2 {
+		t.Fatalf("live %d, want 2", n)
+	}
+}
+
+func TestEnvironmentQueueSkipsLockedRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := open(t, pgtest.New(t))
+	for range 6 {
+		request(t, st, store.EnvRequest{Pooled: true})
+	}
+	var mu sync.Mutex
+	seen := map[uuid.UUID]int{}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				e, err := st.NextRequested(ctx, 100)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if e == nil {
+					return
+				}
+				mu.Lock()
+				seen[e.ID]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != 6 {
+		t.Fatalf("workers picked %d distinct environments, want 6", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("environment %s picked %d times", id, n)
+		}
+	}
+}
+
+func TestEnvironmentClaimSetupExpire(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := open(t, pgtest.New(t))
+	ana := student(t, st, "ana@example.com")
+	pool := request(t, st, store.EnvRequest{Pooled: true})
+	req := store.EnvRequest{UserID: ana, LabID: "pods", Topology: "1cp-1w", K8sVersion: "1.34.4", TimeLimit: 30 * time.Minute}
+	if e, err := st.ClaimPooled(ctx, req); err != nil || e != nil {
+		t.Fatalf("claimed a cluster that is not ready: %+v %v", e, err)
+	}
+	if _, err := st.NextRequested(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []store.EnvNode{{Name: "c-control-plane", Role: "control-plane", IP: "172.18.0.2"}}
+	if err := st.EnvironmentReady(ctx, pool.ID, "kubeconfig", nodes); err != nil {
+		t.Fatal(err)
+	}
+	other := req
+	other.Topology = "1cp"
+	if e, _ := st.ClaimPooled(ctx, other); e != nil {
+		t.Fatal("claimed a cluster of another topology")
+	}
+	e, err := st.ClaimPooled(ctx, req)
+	if err != nil || e == nil || e.ID != pool.ID || e.Pooled || e.UserID != ana || e.State != store.EnvReady {
+		t.Fatalf("claim: %+v %v", e, err)
+	}
+	if e, _ := st.ClaimPooled(ctx, req); e != nil {
+		t.Fatal("one pooled cluster claimed twice")
+	}
+	if setup, err := st.NextSetup(ctx); err != nil || setup == nil || setup.ID != pool.ID {
+		t.Fatalf("setup pending: %+v %v", setup, err)
+	}
+	started, err := st.StartEnvironment(ctx, pool.ID)
+	if err != nil || started.State != store.EnvInUse || started.ExpiresAt == nil ||
+		started.ExpiresAt.Sub(*started.StartedAt) != 30*time.Minute || len(started.Nodes) != 1 {
+		t.Fatalf("start: %+v %v", started, err)
+	}
+	if _, err := st.StartEnvironment(ctx, pool.ID); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("started twice: %v", err)
+	}
+	extended, err := st.ExtendEnvironment(ctx, pool.ID, -31*time.Minute) // into the past: due now
+	if err != nil || !extended.ExpiresAt.Before(time.Now()) {
+		t.Fatalf("extend: %+v %v", extended, err)
+	}
+	due, err := st.ExpireDue(ctx)
+	if err != nil || len(due) != 1 || due[0].State != store.EnvExpired {
+		t.Fatalf("expire: %+v %v", due, err)
+	}
+	if err := st.SetEnvState(ctx, pool.ID, store.EnvDeleted, store.EnvExpired); err == nil {
+		t.Fatal("expired -> deleted skipped deleting")
+	}
+	if err := st.SetEnvState(ctx, pool.ID, store.EnvDeleting, store.EnvExpired); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetEnvState(ctx, pool.ID, store.EnvDeleted, store.EnvDeleting); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FailEnvironment(ctx, pool.ID, "late"); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := st.Environment(ctx, pool.ID); e.State != store.EnvDeleted {
+		t.Fatalf("a deleted environment became %s", e.State)
+	}
+	events, err := st.EnvEvents(ctx, pool.ID, 0)
+	if err != nil || len(events) == 0 || events[0].Phase != "queued" {
+		t.Fatalf("events: %+v %v", events, err)
+	}
+}
