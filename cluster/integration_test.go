@@ -1,41 +1,17 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-// versions reads the one place the cluster versions are set.
-func versions(t *testing.T) (base, upgrade string) {
-	t.Helper()
-	f, err := os.Open("../cluster-images/versions.env")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		k, v, _ := strings.Cut(s.Text(), "=")
-		switch k {
-		case "KUBERNETES_VERSION":
-			base = v
-		case "KUBERNETES_UPGRADE_VERSION":
-			upgrade = v
-		}
-	}
-	if base == "" || upgrade == "" {
-		t.Fatal("versions.env lacks KUBERNETES_VERSION or KUBERNETES_UPGRADE_VERSION")
-	}
-	return base, upgrade
-}
+	clusterimages "github.com/ckalab/ckalab/cluster-images"
+)
 
 // harness runs commands in one test cluster.
 type harness struct {
@@ -133,7 +109,7 @@ func TestIntegrationNodeImage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: needs Docker and the node images (make images)")
 	}
-	base, upgrade := versions(t)
+	base, upgrade := clusterimages.KubernetesVersion(), clusterimages.UpgradeVersion()
 	image := "ckalab/node:v" + base
 	if err := exec.Command("docker", "image", "inspect", image).Run(); err != nil {
 		t.Fatalf("node image %s missing: build it with `make images` (%v)", image, err)
@@ -142,7 +118,7 @@ func TestIntegrationNodeImage(t *testing.T) {
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	m := New(log, t.TempDir())
-	name := fmt.Sprintf("ckalab-it-%d", time.Now().Unix()%100000)
+	name := fmt.Sprintf("ckit-%d", time.Now().Unix()%100000)
 
 	start := time.Now()
 	c, err := m.Create(ctx, Spec{Name: name, Image: image, Workers: 1, WaitReady: 3 * time.Minute})

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	clusterimages "github.com/ckalab/ckalab/cluster-images"
 )
 
 // Config holds the settings of `ckalab serve` (and the subcommands that
@@ -29,7 +31,11 @@ type Config struct {
 
 	LabsDir        string
 	NodeImage      string
+	K8sVersion     string
+	ClusterPrefix  string
 	PoolSize       int
+	PoolTopologies string
+	OrphanGrace    time.Duration
 	MaxEnvs        int
 	MaxEnvsPerUser int
 	EnvGrace       time.Duration
@@ -117,7 +123,11 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.ShutdownGrace, "shutdown-grace", "20s", "how long shutdown waits for requests and terminals to drain")
 	b.add(&c.LabsDir, "labs-dir", "", "directory of lab folders; empty uses the labs built into the binary")
 	b.add(&c.NodeImage, "node-image", "ckalab/node", "node image repository; the tag is the Kubernetes version (e.g. ckalab/node:v1.34.4)")
+	b.add(&c.K8sVersion, "kubernetes-version", clusterimages.KubernetesVersion(), "default Kubernetes version of clusters (a node image must exist for it)")
+	b.add(&c.ClusterPrefix, "cluster-prefix", "ckalab-", "name prefix of this server's kind clusters; it deletes stray clusters with this prefix, so give each server on one Docker engine its own")
 	b.add(&c.PoolSize, "pool-size", "0", "warm clusters kept ready per topology and Kubernetes version")
+	b.add(&c.PoolTopologies, "pool-topologies", "1cp-1w", "comma-separated topologies the warm pool keeps (1cp, 1cp-1w, 1cp-2w …)")
+	b.add(&c.OrphanGrace, "orphan-grace", "10m", "age after which a cluster with this server's prefix but no environment is deleted")
 	b.add(&c.MaxEnvs, "max-environments", "8", "clusters this host runs at once (warm pool included)")
 	b.add(&c.MaxEnvsPerUser, "max-environments-per-user", "1", "environments one student may hold at once")
 	b.add(&c.EnvGrace, "environment-grace", "15m", "time added to a lab's time limit before its environment expires")

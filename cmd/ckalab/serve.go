@@ -30,6 +30,17 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("database ready", "schema", status.Version)
 
+	prov, err := newProvisioner(ctx, cfg, log, st)
+	if err != nil {
+		log.Warn("labs cannot start environments on this host", "reason", err)
+	} else {
+		go func() {
+			if err := prov.Run(ctx); err != nil {
+				log.Error("provisioner stopped", "err", err)
+			}
+		}()
+	}
+
 	srv := server.New(*cfg, log, server.Deps{Store: st, Web: web.FS()})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,0 +1,335 @@
+package provision_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ckalab/ckalab/cluster"
+	clusterimages "github.com/ckalab/ckalab/cluster-images"
+	"github.com/ckalab/ckalab/pgserver/pgtest"
+	"github.com/ckalab/ckalab/provision"
+	"github.com/ckalab/ckalab/store"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestParseTopology(t *testing.T) {
+	for in, want := range map[string]int{"1cp": 0, "1cp-0w": 0, "1cp-1w": 1, "1cp-4w": 4} {
+		got, err := provision.ParseTopology(in)
+		if err != nil || got.Workers != want {
+			t.Errorf("%s: %+v %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "2cp", "1cp-5w", "1cp-w", "1cp-1", "1cp--1w"} {
+		if _, err := provision.ParseTopology(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if s := (provision.Topology{Workers: 2}).String(); s != "1cp-2w" {
+		t.Errorf("String %q", s)
+	}
+}
+
+type env struct {
+	t     *testing.T
+	ctx   context.Context
+	st    *store.Store
+	cm    *cluster.Manager
+	cfg   provision.Config
+	log   *slog.Logger
+	mu    sync.Mutex
+	setup map[uuid.UUID]bool
+}
+
+func (e *env) provisioner() *provision.Provisioner {
+	return provision.New(e.cfg, e.log, e.st, e.cm, func(ctx context.Context, env store.Environment) error {
+		// Lab setup against the real cluster, as a lab's setup step would.
+		if _, err := e.cm.Exec(ctx, env.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+			"create", "namespace", "lab-"+env.LabID); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		e.setup[env.ID] = true
+		e.mu.Unlock()
+		return nil
+	})
+}
+
+// run starts a provisioner; the returned stop waits until it has stopped.
+func (e *env) run() (stop func()) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	p := e.provisioner()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// wait polls the store until check finds what it wants.
+func (e *env) wait(what string, timeout time.Duration, check func() (bool, error)) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := check()
+		if err != nil {
+			e.t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: not after %s", what, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (e *env) pooledReady() []store.Environment {
+	e.t.Helper()
+	ready, err := e.st.EnvironmentsIn(e.ctx, store.EnvReady)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []store.Environment
+	for _, r := range ready {
+		if r.Pooled {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (e *env) waitState(id uuid.UUID, want store.EnvState, timeout time.Duration) store.Environment {
+	e.t.Helper()
+	var got store.Environment
+	e.wait(fmt.Sprintf("environment %s %s", id, want), timeout, func() (bool, error) {
+		var err error
+		got, err = e.st.Environment(e.ctx, id)
+		if err == nil && got.State == store.EnvFailed && want != store.EnvFailed {
+			return false, fmt.Errorf("failed: %s", got.Failure)
+		}
+		return got.State == want, err
+	})
+	return got
+}
+
+func (e *env) user(name string) uuid.UUID {
+	u, err := e.st.CreateUser(e.ctx, name+"@example.com", name, store.RoleStudent, "hash")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u.ID
+}
+
+func inspect(t *testing.T, container, format string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", "-f", format, container).Output()
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v", container, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestIntegrationProvisioning drives the provisioner on real clusters:
+// warm pool, claim, refill, isolation, limits, quotas, capacity, reaping
+// and recovery after a restart.
+func TestIntegrationProvisioning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs Docker and the node images (make images)")
+	}
+	version := clusterimages.KubernetesVersion()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	prefix := fmt.Sprintf("ckpt%d-", time.Now().UnixNano()%10000)
+	e := &env{
+		t: t, ctx: ctx, st: open(t), setup: map[uuid.UUID]bool{},
+		log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		cfg: provision.Config{
+			Prefix: prefix, NodeImage: "ckalab/node", StateDir: t.TempDir(),
+			Pools:   []provision.Pool{{Topology: provision.Topology{}, Version: version, Size: 1}},
+			MaxLive: 2, MaxPerUser: 1, MaxQueue: 1, Memory: "1536m", Pids: 2048,
+			CreateTimeout: 5 * time.Minute, OrphanGrace: 0, Poll: 300 * time.Millisecond,
+		},
+	}
+	e.cm = cluster.New(e.log, t.TempDir())
+	t.Cleanup(func() {
+		all, _ := e.cm.Summaries(context.Background())
+		for name := range all {
+			if strings.HasPrefix(name, prefix) {
+				_ = e.cm.Delete(context.Background(), name)
+			}
+		}
+	})
+	stop := e.run()
+
+	// A warm cluster appears; a claim gets it and the lab setup runs on it.
+	start := time.Now()
+	e.wait("first warm cluster", 4*time.Minute, func() (bool, error) { return len(e.pooledReady()) == 1, nil })
+	t.Logf("BENCH cold create, 1 node, through the provisioner: %s", time.Since(start).Round(100*time.Millisecond))
+	ana, bo, cy, di := e.user("ana"), e.user("bo"), e.user("cy"), e.user("di")
+	req := func(u uuid.UUID, lab string) provision.StartRequest {
+		return provision.StartRequest{UserID: u, LabID: lab, Version: version, TimeLimit: time.Hour}
+	}
+	claimAt := time.Now()
+	a, err := e.provisioner().Start(ctx, req(ana, "pods"))
+	if err != nil || a.State != store.EnvReady || a.UserID.UUID != ana {
+		t.Fatalf("claim: %+v %v", a, err)
+	}
+	a = e.waitState(a.ID, store.EnvInUse, time.Minute)
+	t.Logf("BENCH warm claim to in_use (lab setup: one kubectl call): %s", time.Since(claimAt).Round(time.Millisecond))
+	if !e.setup[a.ID] || a.ExpiresAt == nil {
+		t.Fatalf("lab setup did not run or no expiry: %+v", a)
+	}
+	if again, err := e.provisioner().Start(ctx, req(ana, "pods")); err != nil || again.ID != a.ID {
+		t.Fatalf("second Start on the same lab: %+v %v, want the same environment", again, err)
+	}
+	if _, err := e.provisioner().Start(ctx, req(ana, "rbac")); !errors.Is(err, provision.ErrQuota) {
+		t.Fatalf("second lab over the per-user quota: %v", err)
+	}
+
+	// The pool refills in the background.
+	e.wait("pool refilled", 4*time.Minute, func() (bool, error) { return len(e.pooledReady()) == 1, nil })
+	b := e.pooledReady()[0]
+
+	t.Run("limits and isolation", func(t *testing.T) {
+		aNode, bNode := a.Nodes[0], b.Nodes[0]
+		if got := inspect(t, aNode.Name, "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"); got != fmt.Sprint(1536<<20, " 2048") {
+			t.Fatalf("limits of %s: %s", aNode.Name, got)
+		}
+		nets := inspect(t, aNode.Name, "{{json .NetworkSettings.Networks}}")
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(nets), &m); err != nil || len(m) != 1 || m[cluster.NetworkOf(a.ClusterName)] == nil {
+			t.Fatalf("networks of %s: %s", aNode.Name, nets)
+		}
+		if got := inspect(t, aNode.Name, "{{range .HostConfig.PortBindings}}{{range .}}{{.HostIP}} {{end}}{{end}}"); strings.TrimSpace(got) != "127.0.0.1" {
+			t.Fatalf("API server published on %q, want loopback only", got)
+		}
+		probe := func(node, ip string) error {
+			_, err := e.cm.Exec(ctx, node, nil, "timeout", "3", "bash", "-c", "</dev/tcp/"+ip+"/6443")
+			return err
+		}
+		if err := probe(aNode.Name, aNode.IP); err != nil {
+			t.Fatalf("control check: a node cannot reach its own API server: %v", err)
+		}
+		if err := probe(aNode.Name, bNode.IP); err == nil {
+			t.Fatalf("%s reached another cluster's node %s", aNode.Name, bNode.IP)
+		}
+		if err := probe(bNode.Name, aNode.IP); err == nil {
+			t.Fatalf("%s reached another cluster's node %s", bNode.Name, aNode.IP)
+		}
+		if _, err := e.cm.Exec(ctx, aNode.Name, nil, "sh", "-c", "test ! -e /var/run/docker.sock && test ! -e /run/docker.sock"); err != nil {
+			t.Fatalf("docker socket inside a node: %v", err)
+		}
+	})
+
+	// Capacity: two clusters is the limit here. Bo takes the warm one; Cy
+	// waits in the queue; Di is refused.
+	bEnv, err := e.provisioner().Start(ctx, req(bo, "pods"))
+	if err != nil || bEnv.ID != b.ID {
+		t.Fatalf("bo's claim: %+v %v", bEnv, err)
+	}
+	e.waitState(b.ID, store.EnvInUse, time.Minute)
+	c, err := e.provisioner().Start(ctx, req(cy, "pods"))
+	if err != nil || c.State != store.EnvRequested {
+		t.Fatalf("cy should be queued: %+v %v", c, err)
+	}
+	if pos, err := e.st.QueuePosition(ctx, c.ID); err != nil || pos != 0 {
+		t.Fatalf("cy's queue position %d %v, want 0 (ahead of the pool refill)", pos, err)
+	}
+	if _, err := e.provisioner().Start(ctx, req(di, "pods")); !errors.Is(err, provision.ErrCapacity) {
+		t.Fatalf("di on a full host with a full queue: %v, want ErrCapacity", err)
+	}
+	time.Sleep(2 * time.Second)
+	if got, _ := e.st.Environment(ctx, c.ID); got.State != store.EnvRequested {
+		t.Fatalf("cy's request left the queue on a full host: %s", got.State)
+	}
+
+	// The reaper deletes Ana's environment once it expires; Cy gets the slot.
+	if _, err := e.st.ExtendEnvironment(ctx, a.ID, -2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(a.ID, store.EnvDeleted, 2*time.Minute)
+	if all, _ := e.cm.Summaries(ctx); all[a.ClusterName] != nil {
+		t.Fatalf("expired cluster %s still exists", a.ClusterName)
+	}
+	if err := exec.Command("docker", "network", "inspect", cluster.NetworkOf(a.ClusterName)).Run(); err == nil {
+		t.Fatalf("network of %s not removed", a.ClusterName)
+	}
+	c = e.waitState(c.ID, store.EnvInUse, 4*time.Minute)
+	events, _ := e.st.EnvEvents(ctx, c.ID, 0)
+	var phases []string
+	for _, ev := range events {
+		phases = append(phases, ev.Phase)
+	}
+	for _, want := range []string{"queued", "provisioning", "creating nodes", "kubeadm init", "network", "cluster ready", "lab setup", "ready"} {
+		if !strings.Contains(" "+strings.Join(phases, " | ")+" ", " "+want+" ") {
+			t.Fatalf("events of a cold start lack %q: %v", want, phases)
+		}
+	}
+
+	// Restart: stop the provisioner; behind its back remove Bo's cluster and
+	// leave an orphan; a new provisioner fails Bo's environment, deletes the
+	// orphan and keeps Cy's environment usable.
+	stop()
+	if err := e.cm.Delete(ctx, b.ClusterName); err != nil {
+		t.Fatal(err)
+	}
+	orphan := prefix + "orphan"
+	if out, err := exec.Command("docker", "create", "--label", "io.x-k8s.kind.cluster="+orphan, "--label", "io.x-k8s.kind.role=control-plane",
+		"--name", orphan+"-control-plane", "ckalab/node:v"+version).CombinedOutput(); err != nil {
+		t.Fatalf("orphan: %v %s", err, out)
+	}
+	e.cfg.Pools = nil // nothing to create while the test winds down
+	stop = e.run()
+	defer stop()
+	bGone := e.waitState(b.ID, store.EnvFailed, time.Minute)
+	if !strings.Contains(bGone.Failure, "disappeared") {
+		t.Fatalf("bo's failure reason: %q", bGone.Failure)
+	}
+	e.wait("orphan swept", time.Minute, func() (bool, error) {
+		all, err := e.cm.Summaries(ctx)
+		return all[orphan] == nil, err
+	})
+	if got, _ := e.st.Environment(ctx, c.ID); got.State != store.EnvInUse {
+		t.Fatalf("cy's environment after restart: %s %s", got.State, got.Failure)
+	}
+	if _, err := e.cm.Exec(ctx, c.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "namespace", "lab-pods"); err != nil {
+		t.Fatalf("cy's cluster after restart: %v", err)
+	}
+	if err := e.provisioner().Stop(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(c.ID, store.EnvDeleted, 2*time.Minute)
+}
+
+func open(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), pgtest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

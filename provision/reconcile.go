@@ -1,0 +1,80 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ckalab/ckalab/store"
+)
+
+// Reconcile makes PostgreSQL and Docker agree after a (re)start:
+// creations cut short by the restart fail, environments whose cluster
+// vanished or stopped fail with a reason, and environments whose cluster
+// still runs stay as they are, usable. Orphan clusters go in the sweep.
+func (p *Provisioner) Reconcile(ctx context.Context) error {
+	clusters, err := p.clusters.Summaries(ctx)
+	if err != nil {
+		return err
+	}
+	envs, err := p.store.EnvironmentsIn(ctx, store.EnvProvisioning, store.EnvReady, store.EnvInUse)
+	if err != nil {
+		return err
+	}
+	for _, e := range envs {
+		reason := ""
+		c := clusters[e.ClusterName]
+		switch {
+		case e.State == store.EnvProvisioning:
+			reason = "the server restarted while this cluster was being created"
+		case c == nil:
+			reason = "the cluster disappeared (removed outside ckalab)"
+		case c.Running < c.Nodes:
+			reason = fmt.Sprintf("%d of %d nodes are not running (Docker restarted?)", c.Nodes-c.Running, c.Nodes)
+		}
+		if reason == "" {
+			continue
+		}
+		p.log.Warn("environment failed in reconcile", "env", e.ID, "cluster", e.ClusterName, "reason", reason)
+		if err := p.store.FailEnvironment(ctx, e.ID, reason); err != nil {
+			return err
+		}
+		_ = p.store.AddEnvEvent(ctx, e.ID, "failed", reason)
+	}
+	return p.sweep(ctx)
+}
+
+// sweep deletes this provisioner's clusters that no live environment
+// holds: those of failed or deleted environments at once, those without
+// any row once older than OrphanGrace.
+func (p *Provisioner) sweep(ctx context.Context) error {
+	clusters, err := p.clusters.Summaries(ctx)
+	if err != nil {
+		return err
+	}
+	for name, c := range clusters {
+		if !strings.HasPrefix(name, p.cfg.Prefix) {
+			continue
+		}
+		e, err := p.store.EnvironmentByCluster(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if time.Since(c.Created) < p.cfg.OrphanGrace {
+				continue
+			}
+		case err != nil:
+			return err
+		case e.State != store.EnvFailed && e.State != store.EnvDeleted:
+			continue
+		}
+		p.log.Info("deleting orphan cluster", "cluster", name)
+		if err := p.clusters.Delete(ctx, name); err != nil {
+			return err
+		}
+		_ = os.RemoveAll(p.clusterDir(name))
+	}
+	return nil
+}
