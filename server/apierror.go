@@ -7,7 +7,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/store"
+	"github.com/ckalab/ckalab/terminal"
 )
 
 // apiError is the one error shape of the JSON API:
@@ -48,6 +50,14 @@ func statusOf(err error) *apiError {
 		return errNotFound("not found")
 	case errors.Is(err, store.ErrConflict):
 		return errConflict("already exists")
+	case errors.Is(err, provision.ErrQuota):
+		return &apiError{Status: http.StatusConflict, Code: "quota", Message: err.Error()}
+	case errors.Is(err, provision.ErrCapacity):
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "out_of_capacity", Message: err.Error()}
+	case errors.Is(err, terminal.ErrTooMany):
+		return &apiError{Status: http.StatusTooManyRequests, Code: "too_many_terminals", Message: err.Error()}
+	case errors.Is(err, terminal.ErrNotFound):
+		return errNotFound("that terminal has closed")
 	case errors.Is(err, store.ErrInvalid):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error()}
 	}

@@ -49,6 +49,14 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	my.GET("/cohorts/:id/invites", s.listInvites)
 	my.POST("/cohorts/:id/invites", s.createInvites)
 	my.GET("/audit", s.requireRole(store.RoleAdmin), s.listAudit)
+	my.GET("/environments", s.listEnvironments)
+	my.POST("/environments", s.startEnvironment)
+	my.GET("/environments/:id", s.getEnvironment)
+	my.DELETE("/environments/:id", s.stopEnvironment)
+	my.GET("/environments/:id/events", s.environmentEvents)
+	my.POST("/environments/:id/extend", s.extendEnvironment)
+	my.GET("/environments/:id/terminals", s.listTerminals)
+	my.GET("/environments/:id/terminal", s.openTerminal)
 
 	e.NoRoute(s.noRoute)
 	e.NoMethod(func(c *gin.Context) {

@@ -15,18 +15,31 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ckalab/ckalab/auth"
 	"github.com/ckalab/ckalab/config"
+	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/store"
+	"github.com/ckalab/ckalab/terminal"
 )
 
 // Deps are the server's collaborators.
 type Deps struct {
 	Store *store.Store
 	Web   fs.FS // built web app; index.html at its root
+	// Envs runs lab environments; nil when this host cannot (EnvsDown says why).
+	Envs      Environments
+	EnvsDown  string
+	Terminals *terminal.Manager
+}
+
+// Environments is what the server asks of the provisioner.
+type Environments interface {
+	Start(ctx context.Context, r provision.StartRequest) (store.Environment, error)
+	Stop(ctx context.Context, id uuid.UUID) error
 }
 
 // Server serves HTTP.
@@ -38,6 +51,10 @@ type Server struct {
 	limiter *auth.Limiter
 	metrics *metrics
 	engine  *gin.Engine
+
+	envs      Environments
+	envsDown  string
+	terminals *terminal.Manager
 
 	// sockets tracks hijacked connections (websockets) so shutdown can
 	// drain them; closing drain asks them to finish.
@@ -55,6 +72,8 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 		web:     deps.Web,
 		limiter: auth.NewLimiter(cfg.LoginRateLimit, 15*time.Minute),
 		drain:   make(chan struct{}),
+
+		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals,
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -32,6 +32,12 @@ type env struct {
 
 func newEnv(t *testing.T, mod ...func(*config.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, nil, mod...)
+}
+
+// newEnvWith also lets the test add collaborators (environments, terminals).
+func newEnvWith(t *testing.T, deps func(*server.Deps), mod ...func(*config.Config)) *env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(context.Background(), log, pgtest.New(t))
 	if err != nil {
@@ -43,7 +49,11 @@ func newEnv(t *testing.T, mod ...func(*config.Config)) *env {
 		f(&cfg)
 	}
 	web := fstest.MapFS{"index.html": {Data: []byte("<html>app</html>")}, "assets/app.js": {Data: []byte("js")}}
-	s := server.New(cfg, log, server.Deps{Store: st, Web: web})
+	d := server.Deps{Store: st, Web: web}
+	if deps != nil {
+		deps(&d)
+	}
+	s := server.New(cfg, log, d)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return &env{t: t, srv: ts, store: st}

@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/ckalab/ckalab/server"
+	"github.com/ckalab/ckalab/terminal"
 	"github.com/ckalab/ckalab/web"
 )
 
@@ -30,18 +31,23 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("database ready", "schema", status.Version)
 
+	deps := server.Deps{Store: st, Web: web.FS()}
 	prov, err := newProvisioner(ctx, cfg, log, st)
 	if err != nil {
 		log.Warn("labs cannot start environments on this host", "reason", err)
+		deps.EnvsDown = err.Error()
 	} else {
+		deps.Envs = prov
 		go func() {
 			if err := prov.Run(ctx); err != nil {
 				log.Error("provisioner stopped", "err", err)
 			}
 		}()
+		deps.Terminals = terminal.NewManager(log.With("component", "terminal"), terminal.DockerLauncher{}, cfg.TerminalIdle, cfg.TerminalPerUser)
+		go deps.Terminals.Run(ctx)
 	}
 
-	srv := server.New(*cfg, log, server.Deps{Store: st, Web: web.FS()})
+	srv := server.New(*cfg, log, deps)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another ckalab running? choose another --listen)", cfg.Listen, err)

@@ -1,0 +1,220 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/ckalab/ckalab/provision"
+	"github.com/ckalab/ckalab/store"
+	"github.com/ckalab/ckalab/terminal"
+)
+
+// playground is the lab id of a free-practice cluster, until the lab
+// catalog offers more.
+const playground = "playground"
+
+type apiEnvironment struct {
+	ID            uuid.UUID       `json:"id"`
+	UserID        *uuid.UUID      `json:"user_id,omitempty"`
+	LabID         string          `json:"lab_id"`
+	State         store.EnvState  `json:"state"`
+	Topology      string          `json:"topology"`
+	K8sVersion    string          `json:"kubernetes_version"`
+	Nodes         []store.EnvNode `json:"nodes"`
+	Failure       string          `json:"failure,omitempty"`
+	QueuePosition *int            `json:"queue_position,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	StartedAt     *time.Time      `json:"started_at,omitempty"`
+	ExpiresAt     *time.Time      `json:"expires_at,omitempty"`
+}
+
+func toEnvironment(e store.Environment) apiEnvironment {
+	out := apiEnvironment{ID: e.ID, LabID: e.LabID, State: e.State, Topology: e.Topology, K8sVersion: e.K8sVersion,
+		Nodes: e.Nodes, Failure: e.Failure, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, ExpiresAt: e.ExpiresAt}
+	if out.Nodes == nil {
+		out.Nodes = []store.EnvNode{}
+	}
+	if e.UserID.Valid {
+		out.UserID = &e.UserID.UUID
+	}
+	return out
+}
+
+// environmentsReady refuses with 503 when this host cannot run clusters.
+func (s *Server) environmentsReady(c *gin.Context) bool {
+	if s.envs == nil {
+		s.fail(c, &apiError{Status: http.StatusServiceUnavailable, Code: "environments_unavailable",
+			Message: "this ckalab server cannot run lab environments: " + s.envsDown})
+		return false
+	}
+	return true
+}
+
+func (s *Server) listEnvironments(c *gin.Context) {
+	envs, err := s.store.EnvironmentsOf(c.Request.Context(), currentUser(c).ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]apiEnvironment, 0, len(envs))
+	for _, e := range envs {
+		out = append(out, toEnvironment(e))
+	}
+	c.JSON(http.StatusOK, gin.H{"environments": out})
+}
+
+func (s *Server) startEnvironment(c *gin.Context) {
+	var req struct {
+		Lab      string `json:"lab"`
+		Topology string `json:"topology"`
+	}
+	if !s.bindJSON(c, &req) || !s.environmentsReady(c) {
+		return
+	}
+	if req.Lab == "" {
+		req.Lab = playground
+	}
+	if req.Lab != playground {
+		s.fail(c, errNotFound("no lab "+strconv.Quote(req.Lab)))
+		return
+	}
+	if req.Topology == "" {
+		req.Topology = "1cp-1w"
+	}
+	topo, err := provision.ParseTopology(req.Topology)
+	if err != nil {
+		s.fail(c, errBadRequest(err.Error(), nil))
+		return
+	}
+	u := currentUser(c)
+	e, err := s.envs.Start(c.Request.Context(), provision.StartRequest{
+		UserID: u.ID, LabID: req.Lab, Topology: topo, Version: s.cfg.K8sVersion, TimeLimit: time.Hour + s.cfg.EnvGrace,
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.start", e.ID.String(), map[string]any{"lab": req.Lab}, c.ClientIP())
+	c.JSON(http.StatusAccepted, gin.H{"environment": s.withPosition(c, e)})
+}
+
+func (s *Server) withPosition(c *gin.Context, e store.Environment) apiEnvironment {
+	out := toEnvironment(e)
+	if e.State == store.EnvRequested {
+		if pos, err := s.store.QueuePosition(c.Request.Context(), e.ID); err == nil {
+			out.QueuePosition = &pos
+		}
+	}
+	return out
+}
+
+// environment loads the :id environment and the caller's access to it:
+// control for its owner, view for admins and the owner's instructors;
+// 403 for everyone else.
+func (s *Server) environment(c *gin.Context) (store.Environment, terminal.Role, bool) {
+	id, ok := s.paramID(c, "id")
+	if !ok {
+		return store.Environment{}, "", false
+	}
+	e, err := s.store.Environment(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return e, "", false
+	}
+	u := currentUser(c)
+	switch {
+	case e.UserID.Valid && e.UserID.UUID == u.ID:
+		return e, terminal.Control, true
+	case u.Role == store.RoleAdmin:
+		return e, terminal.View, true
+	case e.UserID.Valid && u.Role == store.RoleInstructor:
+		teaches, err := s.store.TeachesStudent(c.Request.Context(), u.ID, e.UserID.UUID)
+		if err != nil {
+			s.fail(c, err)
+			return e, "", false
+		}
+		if teaches {
+			return e, terminal.View, true
+		}
+	}
+	s.fail(c, errForbidden("this environment belongs to someone else"))
+	return e, "", false
+}
+
+func (s *Server) getEnvironment(c *gin.Context) {
+	e, _, ok := s.environment(c)
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"environment": s.withPosition(c, e)})
+}
+
+func (s *Server) environmentEvents(c *gin.Context) {
+	e, _, ok := s.environment(c)
+	if !ok {
+		return
+	}
+	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
+	events, err := s.store.EnvEvents(c.Request.Context(), e.ID, after)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	type apiEvent struct {
+		ID      int64     `json:"id"`
+		At      time.Time `json:"at"`
+		Phase   string    `json:"phase"`
+		Message string    `json:"message,omitempty"`
+	}
+	out := make([]apiEvent, 0, len(events))
+	for _, ev := range events {
+		out = append(out, apiEvent{ev.ID, ev.At, ev.Phase, ev.Message})
+	}
+	c.JSON(http.StatusOK, gin.H{"events": out, "environment": s.withPosition(c, e)})
+}
+
+func (s *Server) stopEnvironment(c *gin.Context) {
+	e, _, ok := s.environment(c)
+	if !ok || !s.environmentsReady(c) {
+		return
+	}
+	if err := s.envs.Stop(c.Request.Context(), e.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if s.terminals != nil {
+		s.terminals.CloseEnv(e.ID, "this environment was stopped")
+	}
+	u := currentUser(c)
+	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.stop", e.ID.String(), nil, c.ClientIP())
+	c.JSON(http.StatusAccepted, gin.H{"status": "deleting"})
+}
+
+func (s *Server) extendEnvironment(c *gin.Context) {
+	var req struct {
+		Minutes int `json:"minutes"`
+	}
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	if req.Minutes < 1 || req.Minutes > 240 {
+		s.fail(c, errBadRequest("minutes must be 1 to 240", nil))
+		return
+	}
+	e, _, ok := s.environment(c)
+	if !ok {
+		return
+	}
+	e, err := s.store.ExtendEnvironment(c.Request.Context(), e.ID, time.Duration(req.Minutes)*time.Minute)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	u := currentUser(c)
+	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.extend", e.ID.String(), map[string]any{"minutes": req.Minutes}, c.ClientIP())
+	c.JSON(http.StatusOK, gin.H{"environment": toEnvironment(e)})
+}

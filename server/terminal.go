@@ -1,0 +1,285 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
+
+	"github.com/ckalab/ckalab/store"
+	"github.com/ckalab/ckalab/terminal"
+)
+
+// Terminal websocket protocol. Server to page: binary frames are output;
+// text frames are JSON notes ({"type":"hello"|"pong"|"notice"|"role"|"exit", …}).
+// Page to server: text frames of JSON {"type":"input","data":…},
+// {"type":"resize","cols":…,"rows":…}, {"type":"ping"}, {"type":"takeover"}.
+const (
+	termReadLimit  = 64 << 10
+	termPongWait   = 60 * time.Second
+	termPingPeriod = 25 * time.Second
+	termWriteWait  = 10 * time.Second
+)
+
+type termMessage struct {
+	Type string `json:"type"`
+	Data string `json:"data"`
+	Cols uint16 `json:"cols"`
+	Rows uint16 `json:"rows"`
+}
+
+type termHello struct {
+	Type  string        `json:"type"`
+	Token string        `json:"token"`
+	Node  string        `json:"node"`
+	Role  terminal.Role `json:"role"`
+}
+
+// listTerminals shows an environment's live shells, for instructors to
+// pick one to watch.
+func (s *Server) listTerminals(c *gin.Context) {
+	e, _, ok := s.environment(c)
+	if !ok {
+		return
+	}
+	type apiTerminal struct {
+		ID      string `json:"id"`
+		Node    string `json:"node"`
+		Clients int    `json:"clients"`
+	}
+	out := []apiTerminal{}
+	if s.terminals != nil {
+		for _, t := range s.terminals.OfEnv(e.ID) {
+			out = append(out, apiTerminal{t.ID, t.Node, t.Clients()})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"terminals": out})
+}
+
+// openTerminal upgrades to a websocket on a shell in one of the
+// environment's nodes (?node=; default the control plane). ?token=
+// reattaches to a live shell (and is how instructors join one).
+func (s *Server) openTerminal(c *gin.Context) {
+	if !s.sameOrigin(c.Request) {
+		s.fail(c, errForbidden("cross-origin websocket refused"))
+		return
+	}
+	e, role, ok := s.environment(c)
+	if !ok {
+		return
+	}
+	if s.terminals == nil {
+		s.environmentsReady(c)
+		return
+	}
+	if e.State != store.EnvInUse {
+		s.fail(c, errConflict("this environment is "+string(e.State)+", not running: wait until it is ready"))
+		return
+	}
+	node := c.Query("node")
+	if node == "" {
+		for _, n := range e.Nodes {
+			if n.Role == "control-plane" {
+				node = n.Name
+			}
+		}
+	}
+	found := false
+	for _, n := range e.Nodes {
+		found = found || n.Name == node
+	}
+	if !found {
+		s.fail(c, errBadRequest("no node "+strconv.Quote(node)+" in this environment", nil))
+		return
+	}
+	token := c.Query("token")
+	if role == terminal.View && token == "" {
+		s.fail(c, errBadRequest("watching needs a terminal token (GET …/terminals lists them)", nil))
+		return
+	}
+	cols, _ := strconv.ParseUint(c.DefaultQuery("cols", "80"), 10, 16)
+	rows, _ := strconv.ParseUint(c.DefaultQuery("rows", "24"), 10, 16)
+	u := currentUser(c)
+	sess, err := s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Node: node, Container: node}, token, u.ID, uint16(cols), uint16(rows))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if role == terminal.View && sess.ID != token {
+		s.fail(c, errNotFound("that terminal has closed"))
+		return
+	}
+	up := websocket.Upgrader{
+		ReadBufferSize: 4096, WriteBufferSize: 32 << 10,
+		CheckOrigin: s.sameOrigin, // checked above too, before any work
+	}
+	conn, err := up.Upgrade(c.Writer, c.Request, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.sockets.Add(1)
+	defer s.sockets.Done()
+	if role == terminal.View {
+		_ = s.store.Audit(c.Request.Context(), &u.ID, "terminal.watch", e.ID.String(), map[string]any{"node": node}, c.ClientIP())
+	}
+	s.serveTerminal(conn, sess, u, role)
+}
+
+// serveTerminal runs one socket: this goroutine reads, one writer
+// goroutine owns every write.
+func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u store.User, role terminal.Role) {
+	defer conn.Close()
+	client, replay, err := sess.Attach(u.ID, u.Name, role)
+	if err != nil {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, err.Error()), time.Now().Add(termWriteWait))
+		return
+	}
+	defer sess.Detach(client)
+
+	pongs := make(chan struct{}, 1)
+	closing := make(chan []byte, 1) // a close frame for the writer to send
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		// Closing the connection when the writer stops ends the read below.
+		defer conn.Close()
+		s.termWriter(conn, client, sess, replay, pongs, closing)
+	}()
+
+	conn.SetReadLimit(termReadLimit)
+	_ = conn.SetReadDeadline(time.Now().Add(termPongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(termPongWait)) })
+	closed := false
+	closeWith := func(code int, text string) {
+		closed = true
+		select {
+		case closing <- websocket.FormatCloseMessage(code, text):
+		default:
+		}
+	}
+	for {
+		kind, data, err := conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				closeWith(websocket.CloseMessageTooBig, "message too big")
+			}
+			break
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(termPongWait))
+		var m termMessage
+		if kind != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
+			closeWith(websocket.ClosePolicyViolation, "malformed message: send JSON text frames")
+			break
+		}
+		switch m.Type {
+		case "input":
+			if err := sess.Input(client, []byte(m.Data)); errors.Is(err, terminal.ErrViewOnly) {
+				select {
+				case client.Notes <- terminal.Note{Type: "notice", Text: "you are watching; take over to type"}:
+				default:
+				}
+			}
+		case "resize":
+			if err := sess.Resize(client, m.Cols, m.Rows); err != nil {
+				closeWith(websocket.ClosePolicyViolation, err.Error())
+			}
+		case "ping":
+			select {
+			case pongs <- struct{}{}:
+			default:
+			}
+		case "takeover":
+			if client.Role() == terminal.View {
+				sess.TakeOver(client)
+			}
+		default:
+			closeWith(websocket.ClosePolicyViolation, "unknown message type "+strconv.Quote(m.Type))
+		}
+		select {
+		case <-writerDone:
+			return
+		default:
+		}
+	}
+	if closed {
+		<-writerDone // the close frame goes out before the detach's
+	}
+	sess.Detach(client)
+	<-writerDone
+}
+
+func (s *Server) termWriter(conn *websocket.Conn, client *terminal.Client, sess *terminal.Session, replay []byte,
+	pongs <-chan struct{}, closing <-chan []byte) {
+	write := func(kind int, data []byte) error {
+		_ = conn.SetWriteDeadline(time.Now().Add(termWriteWait))
+		return conn.WriteMessage(kind, data)
+	}
+	sendJSON := func(v any) error {
+		b, _ := json.Marshal(v)
+		return write(websocket.TextMessage, b)
+	}
+	if err := sendJSON(termHello{Type: "hello", Token: sess.ID, Node: sess.Node, Role: client.Role()}); err != nil {
+		return
+	}
+	if len(replay) > 0 && write(websocket.BinaryMessage, replay) != nil {
+		return
+	}
+	ping := time.NewTicker(termPingPeriod)
+	defer ping.Stop()
+	for {
+		select {
+		case b := <-client.Out:
+			if write(websocket.BinaryMessage, b) != nil {
+				return
+			}
+		case n := <-client.Notes:
+			if sendJSON(n) != nil {
+				return
+			}
+		case <-pongs:
+			if sendJSON(map[string]string{"type": "pong"}) != nil {
+				return
+			}
+		case <-ping.C:
+			if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(termWriteWait)) != nil {
+				return
+			}
+		case frame := <-closing:
+			_ = conn.WriteControl(websocket.CloseMessage, frame, time.Now().Add(termWriteWait))
+			return
+		case <-client.Done():
+			// Flush what is queued, then say why.
+		flush:
+			for {
+				select {
+				case b := <-client.Out:
+					_ = write(websocket.BinaryMessage, b)
+				case n := <-client.Notes:
+					_ = sendJSON(n)
+				default:
+					break flush
+				}
+			}
+			reason := client.Reason()
+			if reason == "" {
+				reason = "detached"
+			}
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, truncate(reason, 120)), time.Now().Add(termWriteWait))
+			return
+		case <-s.drain:
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting; reconnecting"), time.Now().Add(termWriteWait))
+			return
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

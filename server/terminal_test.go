@@ -1,0 +1,336 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+
+	clusterimages "github.com/ckalab/ckalab/cluster-images"
+	"github.com/ckalab/ckalab/config"
+	"github.com/ckalab/ckalab/server"
+	"github.com/ckalab/ckalab/store"
+	"github.com/ckalab/ckalab/terminal"
+)
+
+// echoShell stands in for a pty: it echoes what is typed.
+type echoShell struct {
+	r    *io.PipeReader
+	w    *io.PipeWriter
+	once sync.Once
+	done chan struct{}
+}
+
+func (s *echoShell) Read(p []byte) (int, error) { return s.r.Read(p) }
+func (s *echoShell) Write(p []byte) (int, error) {
+	go func() { _, _ = s.w.Write(append([]byte(nil), p...)) }()
+	return len(p), nil
+}
+func (s *echoShell) Resize(uint16, uint16) error { return nil }
+func (s *echoShell) Wait() error                 { <-s.done; return nil }
+func (s *echoShell) Close() error {
+	s.once.Do(func() { close(s.done); _ = s.w.Close() })
+	return nil
+}
+
+type echoLauncher struct{}
+
+func (echoLauncher) Launch(context.Context, string, string, uint16, uint16) (terminal.Process, error) {
+	r, w := io.Pipe()
+	return &echoShell{r: r, w: w, done: make(chan struct{})}, nil
+}
+
+// inUse makes an environment in use by owner with the given nodes.
+func inUse(t *testing.T, st *store.Store, owner uuid.UUID, nodes ...string) uuid.UUID {
+	t.Helper()
+	var ns []store.EnvNode
+	for i, n := range nodes {
+		role := "worker"
+		if i == 0 {
+			role = "control-plane"
+		}
+		ns = append(ns, store.EnvNode{Name: n, Role: role, IP: "10.0.0.1"})
+	}
+	b, _ := json.Marshal(ns)
+	id := uuid.New()
+	_, err := st.Pool().Exec(context.Background(), `INSERT INTO environments
+		(id, user_id, lab_id, state, topology, k8s_version, cluster_name, kubeconfig, nodes, started_at, expires_at)
+		VALUES ($1, $2, 'playground', 'in_use', '1cp', '1.34.4', $3, 'kc', $4, now(), now() + interval '1 hour')`,
+		id, owner, "c-"+id.String()[:8], b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func termEnv(t *testing.T, launcher terminal.Launcher, perUser int) *env {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mgr := terminal.NewManager(log, launcher, time.Hour, perUser)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go mgr.Run(ctx)
+	return newEnvWith(t, func(d *server.Deps) { d.Terminals = mgr }, func(c *config.Config) { c.TerminalPerUser = perUser })
+}
+
+// dial opens a terminal websocket as c; the response is returned on a
+// refused handshake.
+func (c *client) dial(path string, origin string) (*websocket.Conn, *http.Response, error) {
+	d := websocket.Dialer{Jar: c.http.Jar, HandshakeTimeout: 5 * time.Second}
+	h := http.Header{}
+	if origin == "" {
+		origin = c.e.srv.URL
+	}
+	h.Set("Origin", origin)
+	return d.Dial("ws"+strings.TrimPrefix(c.e.srv.URL, "http")+path, h)
+}
+
+type term struct {
+	t     *testing.T
+	conn  *websocket.Conn
+	hello map[string]any
+	out   bytes.Buffer
+	notes []map[string]any
+}
+
+func openTerm(t *testing.T, c *client, path string) *term {
+	t.Helper()
+	conn, resp, err := c.dial(path, "")
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", path, err, status)
+	}
+	t.Cleanup(func() { conn.Close() })
+	tm := &term{t: t, conn: conn}
+	if err := conn.ReadJSON(&tm.hello); err != nil || tm.hello["type"] != "hello" {
+		t.Fatalf("hello: %v %v", tm.hello, err)
+	}
+	return tm
+}
+
+func (tm *term) send(v any) {
+	tm.t.Helper()
+	if err := tm.conn.WriteJSON(v); err != nil {
+		tm.t.Fatal(err)
+	}
+}
+
+func (tm *term) typeText(s string) { tm.send(map[string]string{"type": "input", "data": s}) }
+
+// until reads until the output contains want.
+func (tm *term) until(want string, timeout time.Duration) {
+	tm.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(tm.out.String(), want) {
+		_ = tm.conn.SetReadDeadline(deadline)
+		kind, data, err := tm.conn.ReadMessage()
+		if err != nil {
+			tm.t.Fatalf("waiting for %q: %v; got %q", want, err, tail(tm.out.String()))
+		}
+		if kind == websocket.BinaryMessage {
+			tm.out.Write(data)
+		} else {
+			var n map[string]any
+			_ = json.Unmarshal(data, &n)
+			tm.notes = append(tm.notes, n)
+		}
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 300 {
+		return "…" + s[len(s)-300:]
+	}
+	return s
+}
+
+// closeCode reads until the server closes and returns the close code.
+func (tm *term) closeCode() int {
+	tm.t.Helper()
+	_ = tm.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := tm.conn.ReadMessage()
+		if ce, ok := err.(*websocket.CloseError); ok {
+			return ce.Code
+		}
+		if err != nil {
+			tm.t.Fatalf("want a close frame, got %v", err)
+		}
+	}
+}
+
+func TestTerminalAccessControl(t *testing.T) {
+	t.Parallel()
+	e := termEnv(t, echoLauncher{}, 2)
+	ctx := context.Background()
+	ana := e.user("ana@example.com", store.RoleStudent)
+	e.user("bo@example.com", store.RoleStudent)
+	teach := e.user("t@example.com", store.RoleInstructor)
+	e.user("t2@example.com", store.RoleInstructor)
+	cohort, err := e.store.CreateCohort(ctx, "CKA", teach.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.AddMember(ctx, cohort.ID, ana.ID, store.CohortStudent); err != nil {
+		t.Fatal(err)
+	}
+	envID := inUse(t, e.store, ana.ID, "c-control-plane", "c-worker")
+	path := "/api/v1/environments/" + envID.String() + "/terminal"
+	login := func(email string) *client {
+		c := e.client()
+		if r := c.login(email, "password-"+email); r.Status != 200 {
+			t.Fatalf("login %s: %d", email, r.Status)
+		}
+		return c
+	}
+	refused := func(c *client, p, origin string, want int) {
+		t.Helper()
+		conn, resp, err := c.dial(p, origin)
+		if err == nil {
+			conn.Close()
+			t.Fatalf("%s: connected, want HTTP %d", p, want)
+		}
+		if resp == nil || resp.StatusCode != want {
+			t.Fatalf("%s: %v, want HTTP %d", p, err, want)
+		}
+	}
+	refused(e.client(), path, "", 401)
+	anaC, boC, teachC, otherC := login("ana@example.com"), login("bo@example.com"), login("t@example.com"), login("t2@example.com")
+	refused(boC, path, "", 403)
+	refused(anaC, path, "https://evil.example", 403)
+	refused(anaC, path+"?node=elsewhere", "", 400)
+
+	// The owner types and sees the echo; the hello carries a reconnect token.
+	own := openTerm(t, anaC, path)
+	if own.hello["role"] != "control" || own.hello["node"] != "c-control-plane" {
+		t.Fatalf("hello %v", own.hello)
+	}
+	own.typeText("kubectl get nodes\r")
+	own.until("kubectl get nodes", 2*time.Second)
+	token := own.hello["token"].(string)
+
+	refused(otherC, path+"?token="+token, "", 403) // instructor of another cohort
+	refused(teachC, path, "", 400)                 // watching needs a token
+	watch := openTerm(t, teachC, path+"?token="+token)
+	if watch.hello["role"] != "view" {
+		t.Fatalf("instructor role %v", watch.hello)
+	}
+	watch.until("kubectl get nodes", 2*time.Second) // replay
+	r := teachC.do("GET", "/api/v1/environments/"+envID.String()+"/terminals", nil)
+	if r.Status != 200 || len(r.Body["terminals"].([]any)) != 1 {
+		t.Fatalf("terminal list: %d %v", r.Status, r.Body)
+	}
+	watch.typeText("rm -rf /\r")
+	watch.send(map[string]string{"type": "takeover"})
+	watch.typeText("echo instructor-here\r")
+	own.until("instructor-here", 2*time.Second)
+	if strings.Contains(own.out.String(), "rm -rf") {
+		t.Fatal("a watching instructor typed before taking over")
+	}
+	noticed := false
+	for _, n := range own.notes {
+		noticed = noticed || (n["type"] == "notice" && strings.Contains(fmt.Sprint(n["text"]), "taken over"))
+	}
+	if !noticed {
+		t.Fatalf("student not told of the takeover: %v", own.notes)
+	}
+
+	// Reconnect with the token replays the shell's output.
+	again := openTerm(t, anaC, path+"?token="+token)
+	if again.hello["token"] != token {
+		t.Fatalf("reconnect got another shell: %v", again.hello)
+	}
+	again.until("instructor-here", 2*time.Second)
+
+	// Oversized and malformed messages close that socket only.
+	big := openTerm(t, anaC, path+"?token="+token)
+	_ = big.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"input","data":"`+strings.Repeat("x", 70<<10)+`"}`))
+	if code := big.closeCode(); code != websocket.CloseMessageTooBig {
+		t.Fatalf("oversized message: close %d", code)
+	}
+	bad := openTerm(t, anaC, path+"?token="+token)
+	_ = bad.conn.WriteMessage(websocket.TextMessage, []byte(`not json`))
+	if code := bad.closeCode(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("malformed message: close %d", code)
+	}
+	own.typeText("still-alive\r")
+	own.until("still-alive", 2*time.Second)
+
+	// Two shells per user here: a third is refused.
+	openTerm(t, anaC, path+"?node=c-worker")
+	refused(anaC, path+"?node=c-worker", "", 429)
+}
+
+// TestTerminalInNodeContainer runs the real launcher: `docker exec` into a
+// container made from the node image, never a host shell.
+func TestTerminalInNodeContainer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Docker and the node image")
+	}
+	t.Parallel()
+	name := fmt.Sprintf("ckterm%d", time.Now().UnixNano()%100000)
+	image := "ckalab/node:v" + clusterimages.KubernetesVersion()
+	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--hostname", name, "--entrypoint", "sleep", image, "infinity").CombinedOutput(); err != nil {
+		t.Fatalf("container: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+	e := termEnv(t, terminal.DockerLauncher{}, 4)
+	ana := e.user("ana@example.com", store.RoleStudent)
+	envID := inUse(t, e.store, ana.ID, name)
+	c := e.client()
+	c.login("ana@example.com", "password-ana@example.com")
+	path := "/api/v1/environments/" + envID.String() + "/terminal?cols=100&rows=30"
+	tm := openTerm(t, c, path)
+
+	tm.typeText("echo $((6*7))-$(whoami)-$(hostname)\r")
+	tm.until("42-root-"+name, 10*time.Second)
+	tm.typeText("stty size\r")
+	tm.until("30 100", 5*time.Second)
+	// The docker CLI passes the new size on asynchronously: ask until it shows.
+	tm.send(map[string]any{"type": "resize", "cols": 132, "rows": 43})
+	for i := 0; !strings.Contains(tm.out.String(), "43 132"); i++ {
+		if i == 20 {
+			t.Fatalf("resize never reached the shell: %q", tail(tm.out.String()))
+		}
+		time.Sleep(100 * time.Millisecond)
+		tm.out.Reset()
+		tm.typeText("stty size\r")
+		tm.until("# ", 5*time.Second) // the next prompt
+	}
+	tm.typeText("type k; echo KUBECONFIG=$KUBECONFIG\r")
+	tm.until("KUBECONFIG=/etc/kubernetes/admin.conf", 5*time.Second)
+
+	// Ctrl-C stops a flood at once.
+	tm.typeText("yes\r")
+	tm.until("y\r\ny\r\ny", 5*time.Second)
+	sent := time.Now()
+	tm.send(map[string]string{"type": "input", "data": "\x03"})
+	tm.typeText("echo stopped-$((1+1))\r")
+	tm.until("stopped-2", 10*time.Second)
+	t.Logf("BENCH Ctrl-C after yes until the next command's output: %s", time.Since(sent).Round(time.Millisecond))
+
+	// Reconnect: a new socket with the token sees the earlier output.
+	token := tm.hello["token"].(string)
+	tm.conn.Close()
+	again := openTerm(t, c, path+"&token="+token)
+	again.until("stopped-2", 5*time.Second)
+
+	// The shell exits: the socket closes with the reason.
+	again.typeText("exit\r")
+	if code := again.closeCode(); code != websocket.CloseNormalClosure {
+		t.Fatalf("exit: close %d", code)
+	}
+}

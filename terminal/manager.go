@@ -1,0 +1,146 @@
+package terminal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors the server maps to answers and close reasons.
+var (
+	ErrExited     = errors.New("terminal: shell exited")
+	ErrViewOnly   = errors.New("terminal: view only; take over to type")
+	ErrBadMessage = errors.New("terminal: malformed message")
+	ErrTooMany    = errors.New("terminal: too many open terminals")
+	ErrNotFound   = errors.New("terminal: no such terminal")
+)
+
+// Manager holds the live sessions of this server.
+type Manager struct {
+	log      *slog.Logger
+	launcher Launcher
+	idle     time.Duration
+	perUser  int
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+}
+
+// NewManager returns a manager closing shells idle for longer than idle
+// and allowing perUser shells per owner.
+func NewManager(log *slog.Logger, launcher Launcher, idle time.Duration, perUser int) *Manager {
+	return &Manager{log: log, launcher: launcher, idle: idle, perUser: perUser, sessions: map[string]*Session{}}
+}
+
+// Target names the node a shell runs on.
+type Target struct {
+	Env       uuid.UUID
+	Node      string // node (and container) name
+	Container string
+}
+
+// Open returns the session to attach to: the one the reconnect token names
+// if it is still alive on the same node, else a new shell owned by owner.
+func (m *Manager) Open(ctx context.Context, t Target, token string, owner uuid.UUID, cols, rows uint16) (*Session, error) {
+	if token != "" {
+		if s, err := m.Session(token); err == nil && s.Env == t.Env && s.Node == t.Node {
+			return s, nil
+		}
+	}
+	m.mu.Lock()
+	n := 0
+	for _, s := range m.sessions {
+		if s.Owner == owner {
+			n++
+		}
+	}
+	m.mu.Unlock()
+	if n >= m.perUser {
+		return nil, fmt.Errorf("%w: %d of %d in use; close one", ErrTooMany, n, m.perUser)
+	}
+	id := uuid.NewString()
+	proc, err := m.launcher.Launch(ctx, id, t.Container, cols, rows)
+	if err != nil {
+		return nil, fmt.Errorf("starting a shell on %s: %w", t.Node, err)
+	}
+	s := newSession(m.log.With("terminal", id, "node", t.Node), id, t.Env, t.Node, owner, proc)
+	m.mu.Lock()
+	m.sessions[id] = s
+	m.mu.Unlock()
+	go func() {
+		<-s.Exited()
+		m.mu.Lock()
+		delete(m.sessions, id)
+		m.mu.Unlock()
+	}()
+	return s, nil
+}
+
+// Session returns a live session by id.
+func (m *Manager) Session(id string) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.sessions[id]; ok {
+		return s, nil
+	}
+	return nil, ErrNotFound
+}
+
+// OfEnv lists an environment's live sessions.
+func (m *Manager) OfEnv(env uuid.UUID) []*Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Session
+	for _, s := range m.sessions {
+		if s.Env == env {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// CloseEnv ends every shell of an environment (it is being deleted).
+func (m *Manager) CloseEnv(env uuid.UUID, reason string) {
+	for _, s := range m.OfEnv(env) {
+		s.Close(reason)
+	}
+}
+
+// Run closes idle shells until ctx ends, then closes them all.
+func (m *Manager) Run(ctx context.Context) {
+	tick := time.NewTicker(min(m.idle/4, 30*time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.mu.Lock()
+			all := make([]*Session, 0, len(m.sessions))
+			for _, s := range m.sessions {
+				all = append(all, s)
+			}
+			m.mu.Unlock()
+			for _, s := range all {
+				s.Close("the server is shutting down; reconnect in a moment")
+			}
+			return
+		case <-tick.C:
+			m.mu.Lock()
+			var idle []*Session
+			for _, s := range m.sessions {
+				if time.Since(s.idleSince()) > m.idle {
+					idle = append(idle, s)
+				}
+			}
+			m.mu.Unlock()
+			for _, s := range idle {
+				s.log.Info("closing idle terminal")
+				s.Close(fmt.Sprintf("closed after %s without use", m.idle))
+			}
+		}
+	}
+}
