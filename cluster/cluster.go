@@ -119,6 +119,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
 	if err == nil {
 		err = m.shareSSHKeys(ctx, c)
 	}
+	if err == nil {
+		err = m.waitNodesReady(ctx, c, spec)
+	}
 	if err != nil {
 		if derr := m.delete(ctx, spec.Name, spec.Network); derr != nil {
 			m.log.Error("removing half-made cluster", "cluster", spec.Name, "err", derr)
@@ -302,4 +305,29 @@ func (m *Manager) Summaries(ctx context.Context) (map[string]*Summary, error) {
 		}
 	}
 	return all, nil
+}
+
+// waitNodesReady waits for every node, not only the control plane kind
+// waits for, to be Ready: a student's first `kubectl get nodes` should
+// show a working cluster.
+func (m *Manager) waitNodesReady(ctx context.Context, c *Cluster, spec Spec) error {
+	if spec.Progress != nil {
+		spec.Progress("Waiting for all nodes to be Ready")
+	}
+	timeout := spec.WaitReady
+	if timeout <= 0 {
+		timeout = 3 * time.Minute
+	}
+	for _, n := range c.Nodes {
+		if n.Role != "control-plane" {
+			continue
+		}
+		_, err := m.Exec(ctx, n.Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+			"wait", "--for=condition=Ready", "node", "--all", "--timeout="+timeout.String())
+		if err != nil {
+			return fmt.Errorf("nodes of %s not Ready: %w", c.Name, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("cluster %s has no control-plane node", c.Name)
 }

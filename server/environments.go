@@ -19,17 +19,17 @@ const playground = "playground"
 
 type apiEnvironment struct {
 	ID            uuid.UUID       `json:"id"`
-	UserID        *uuid.UUID      `json:"user_id,omitempty"`
-	LabID         string          `json:"lab_id"`
+	UserID        *uuid.UUID      `json:"userId,omitempty"`
+	LabID         string          `json:"labId"`
 	State         store.EnvState  `json:"state"`
 	Topology      string          `json:"topology"`
-	K8sVersion    string          `json:"kubernetes_version"`
+	K8sVersion    string          `json:"kubernetesVersion"`
 	Nodes         []store.EnvNode `json:"nodes"`
 	Failure       string          `json:"failure,omitempty"`
-	QueuePosition *int            `json:"queue_position,omitempty"`
-	CreatedAt     time.Time       `json:"created_at"`
-	StartedAt     *time.Time      `json:"started_at,omitempty"`
-	ExpiresAt     *time.Time      `json:"expires_at,omitempty"`
+	QueuePosition *int            `json:"queuePosition,omitempty"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	StartedAt     *time.Time      `json:"startedAt,omitempty"`
+	ExpiresAt     *time.Time      `json:"expiresAt,omitempty"`
 }
 
 func toEnvironment(e store.Environment) apiEnvironment {
@@ -64,7 +64,8 @@ func (s *Server) listEnvironments(c *gin.Context) {
 	for _, e := range envs {
 		out = append(out, toEnvironment(e))
 	}
-	c.JSON(http.StatusOK, gin.H{"environments": out})
+	c.JSON(http.StatusOK, gin.H{"environments": out, "available": s.envs != nil, "unavailableReason": s.envsDown,
+		"kubernetesVersion": s.cfg.K8sVersion})
 }
 
 func (s *Server) startEnvironment(c *gin.Context) {

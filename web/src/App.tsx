@@ -5,6 +5,7 @@ import { LoginPage } from './pages/Login'
 import { CatalogPage } from './pages/Catalog'
 import { JoinPage } from './pages/Join'
 import { CohortsPage, CohortPage } from './pages/Cohorts'
+import { EnvironmentPage } from './pages/Environment'
 import { Banner, Spinner } from './ui'
 
 export function App() {
@@ -38,7 +39,8 @@ export function App() {
   const teaches = me.user.role !== 'student'
   let page
   let m
-  if ((m = match('/cohorts/:id', path)) && teaches) page = <CohortPage id={m.id} />
+  if ((m = match('/env/:id', path))) page = <EnvironmentPage id={m.id} />
+  else if ((m = match('/cohorts/:id', path)) && teaches) page = <CohortPage id={m.id} />
   else if (path === '/cohorts' && teaches) page = <CohortsPage />
   else page = <CatalogPage me={me} />
 

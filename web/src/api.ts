@@ -47,3 +47,11 @@ export async function loadMe(): Promise<Me | null> {
   setCsrf((me as Me).csrfToken)
   return me as Me
 }
+
+export type EnvNode = { name: string; role: string; ip: string }
+export type Environment = {
+  id: string; userId?: string; labId: string; state: string; topology: string; kubernetesVersion: string
+  nodes: EnvNode[]; failure?: string; queuePosition?: number; createdAt: string; startedAt?: string; expiresAt?: string
+}
+export type EnvEvent = { id: number; at: string; phase: string; message?: string }
+export type EnvList = { environments: Environment[]; available: boolean; unavailableReason: string; kubernetesVersion: string }

@@ -1,0 +1,87 @@
+// A student starts the playground, waits for a real kind cluster, types
+// `kubectl get nodes` in the browser terminal and sees both nodes Ready,
+// reloads the page and finds the same shell, then stops the environment.
+import { startServer, launchBrowser, watchConsole, assert, artifacts } from './harness.mjs'
+
+const screen = (page, node) => page.evaluate((n) => {
+  const el = document.querySelector(`[data-testid="terminal-${n}"]`)
+  const buf = el?.xterm?.buffer.active
+  if (!buf) return ''
+  const lines = []
+  for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '')
+  return lines.join('\n')
+}, node)
+
+async function waitScreen(page, node, re, ms) {
+  const end = Date.now() + ms
+  let text = ''
+  while (Date.now() < end) {
+    text = await screen(page, node)
+    if (re.test(text)) return text
+    await page.waitForTimeout(250)
+  }
+  throw new Error(`terminal never showed ${re}; screen:\n${text}`)
+}
+
+export default async function () {
+  const prefix = `ckweb${Date.now() % 100000}-`
+  const srv = await startServer({ CKALAB_CLUSTER_PREFIX: prefix, CKALAB_POOL_SIZE: '0', CKALAB_NODE_MEMORY: '2g' })
+  const browser = await launchBrowser()
+  const errors = []
+  try {
+    srv.addUser('ana@example.com', 'student', 'ana-password-1')
+    const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 } })
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.url })
+    const page = await ctx.newPage()
+    watchConsole(page, errors)
+    await page.goto(srv.url + '/')
+    await page.getByLabel('Email').fill('ana@example.com')
+    await page.getByLabel('Password').fill('ana-password-1')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Start playground' }).click()
+    await page.getByText('Preparing your cluster').waitFor()
+    await page.screenshot({ path: `${artifacts}/environment-progress.png` })
+
+    const started = Date.now()
+    await page.getByRole('tab', { selected: true }).waitFor({ timeout: 300000 })
+    console.log(`  environment ready in the page after ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    const cp = (await page.getByRole('tab', { selected: true }).innerText()).split(' ')[0]
+    assert(cp.endsWith('-control-plane'), 'first tab is the control plane: ' + cp)
+    await page.getByLabel(`${cp} terminal connected`).waitFor({ timeout: 30000 })
+    await waitScreen(page, cp, /root@.*# $/m, 20000)
+    await page.getByTestId(`terminal-${cp}`).click()
+    await page.keyboard.type('kubectl get nodes\n')
+    const text = await waitScreen(page, cp, /-worker\s+Ready/, 30000)
+    assert(new RegExp(cp + '\\s+Ready\\s+control-plane').test(text), 'control plane Ready in:\n' + text)
+    await page.screenshot({ path: `${artifacts}/terminal-kubectl.png` })
+
+    // Reload: the same shell comes back with its output.
+    await page.keyboard.type('echo marker-$((40+2))\n')
+    await waitScreen(page, cp, /^marker-42/m, 10000)
+    await page.reload()
+    await page.getByLabel(`${cp} terminal connected`).waitFor({ timeout: 30000 })
+    await waitScreen(page, cp, /^marker-42/m, 10000)
+
+    // The worker's tab opens a shell on the worker.
+    const worker = cp.replace(/-control-plane$/, '-worker')
+    await page.getByRole('tab', { name: new RegExp(worker) }).click()
+    await page.getByLabel(`${worker} terminal connected`).waitFor({ timeout: 30000 })
+    await page.getByTestId(`terminal-${worker}`).click()
+    await page.keyboard.type('hostname\n')
+    await waitScreen(page, worker, new RegExp('^' + worker + '$', 'm'), 10000)
+
+    const envId = new URL(page.url()).pathname.split('/').pop()
+    await page.getByRole('button', { name: 'Stop environment' }).click()
+    await page.getByRole('heading', { name: 'Labs', exact: true }).waitFor()
+    // Wait for the cluster to be gone before the server stops.
+    for (let i = 0; i < 120; i++) {
+      const state = await page.evaluate(async (id) => (await (await fetch('/api/v1/environments/' + id)).json()).environment.state, envId)
+      if (state === 'deleted') break
+      await page.waitForTimeout(500)
+    }
+    assert(errors.length === 0, 'browser errors: ' + errors.join('\n'))
+  } finally {
+    await browser.close()
+    await srv.stop()
+  }
+}
