@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	store *store.Store
 }
@@ -36,7 +36,7 @@ func newEnv(t *testing.T, mod ...func(*config.Config)) *env {
 }
 
 // newEnvWith also lets the test add collaborators (environments, terminals).
-func newEnvWith(t *testing.T, deps func(*server.Deps), mod ...func(*config.Config)) *env {
+func newEnvWith(t testing.TB, deps func(*server.Deps), mod ...func(*config.Config)) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(context.Background(), log, pgtest.New(t))

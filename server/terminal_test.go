@@ -52,7 +52,7 @@ func (echoLauncher) Launch(context.Context, string, string, uint16, uint16) (ter
 }
 
 // inUse makes an environment in use by owner with the given nodes.
-func inUse(t *testing.T, st *store.Store, owner uuid.UUID, nodes ...string) uuid.UUID {
+func inUse(t testing.TB, st *store.Store, owner uuid.UUID, nodes ...string) uuid.UUID {
 	t.Helper()
 	var ns []store.EnvNode
 	for i, n := range nodes {
@@ -75,6 +75,10 @@ func inUse(t *testing.T, st *store.Store, owner uuid.UUID, nodes ...string) uuid
 }
 
 func termEnv(t *testing.T, launcher terminal.Launcher, perUser int) *env {
+	return termEnvB(t, launcher, perUser)
+}
+
+func termEnvB(t testing.TB, launcher terminal.Launcher, perUser int) *env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mgr := terminal.NewManager(log, launcher, time.Hour, perUser)
 	ctx, cancel := context.WithCancel(context.Background())
