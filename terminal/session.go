@@ -47,7 +47,7 @@ type Client struct {
 	roleMu sync.Mutex
 	role   Role
 	// Out carries output chunks and Notes control messages to the socket's
-	// writer. Out is closed when the client is detached.
+	// writer until Done is closed.
 	Out   chan []byte
 	Notes chan Note
 	done  chan struct{}

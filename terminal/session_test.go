@@ -212,3 +212,49 @@ func TestRing(t *testing.T) {
 		t.Fatalf("ring %q", got)
 	}
 }
+
+func TestIdleShellsClose(t *testing.T) {
+	l := &fakeLauncher{}
+	m := NewManager(quiet(), l, 100*time.Millisecond, 5)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.Run(ctx)
+	s, err := m.Open(ctx, Target{Env: uuid.New(), Node: "n", Container: "n"}, "", uuid.New(), 80, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy, err := m.Open(ctx, Target{Env: uuid.New(), Node: "n", Container: "n"}, "", uuid.New(), 80, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := busy.Attach(busy.Owner, "ana", Control)
+	go func() {
+		for range c.Out {
+		}
+	}()
+	stopTyping := time.After(400 * time.Millisecond)
+typing:
+	for {
+		select {
+		case <-stopTyping:
+			break typing
+		case <-time.After(20 * time.Millisecond):
+			_ = busy.Input(c, []byte("x"))
+		}
+	}
+	select {
+	case <-s.Exited():
+	default:
+		t.Fatal("an unused shell outlived the idle timeout")
+	}
+	select {
+	case <-busy.Exited():
+		t.Fatal("a shell in use was closed as idle")
+	default:
+	}
+	select {
+	case <-busy.Exited():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the shell was not closed once typing stopped")
+	}
+}
