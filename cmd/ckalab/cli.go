@@ -25,6 +25,7 @@ Usage:
   ckalab serve [flags]                 run the server (ckalab serve --help lists every option)
   ckalab migrate up|down|status|force  manage the database schema
   ckalab user add --email E --role R   create an account (student, instructor or admin)
+  ckalab labs validate [DIR]           check lab folders (default labs/); every error with file and line
   ckalab version                       print the version
 `
 
@@ -62,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = c.migrate(ctx, args[1:])
 	case "user":
 		err = c.user(ctx, args[1:])
+	case "labs":
+		err = c.labs(args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ckalab", versionString())
 	case "help", "-h", "--help":

@@ -1,0 +1,145 @@
+// Package labs reads and validates lab definitions: one folder per lab
+// under labs/, holding lab.yaml (apiVersion ckalab.dev/v1alpha1, kind Lab),
+// Markdown task texts and the manifests its setup and solution apply.
+package labs
+
+import (
+	"time"
+)
+
+// APIVersion is the one lab format this ckalab reads.
+const APIVersion = "ckalab.dev/v1alpha1"
+
+// Domains of the CKA curriculum, by the key a lab uses.
+var Domains = map[string]string{
+	"troubleshooting":      "Troubleshooting",
+	"cluster-architecture": "Cluster Architecture, Installation & Configuration",
+	"services-networking":  "Services & Networking",
+	"workloads-scheduling": "Workloads & Scheduling",
+	"storage":              "Storage",
+}
+
+// Lab is one lab.yaml.
+type Lab struct {
+	APIVersion  string   `yaml:"apiVersion"`
+	Kind        string   `yaml:"kind"`
+	ID          string   `yaml:"id"`
+	Title       string   `yaml:"title"`
+	Domain      string   `yaml:"domain"`
+	Difficulty  string   `yaml:"difficulty"`
+	TimeLimit   Duration `yaml:"timeLimit"`
+	Topology    Topology `yaml:"topology"`
+	Description string   `yaml:"description"` // Markdown shown above the tasks
+	Setup       []Step   `yaml:"setup"`
+	Tasks       []Task   `yaml:"tasks"`
+	Solution    []Step   `yaml:"solution"`
+
+	Dir string `yaml:"-"` // the lab's folder
+}
+
+// Topology is the cluster a lab needs.
+type Topology struct {
+	Workers           int    `yaml:"workers"`
+	KubernetesVersion string `yaml:"kubernetesVersion"` // empty: the server's default
+}
+
+// Step is one setup or solution step: apply a manifest, or run a script
+// on a node as root.
+type Step struct {
+	Apply    string `yaml:"apply"`    // manifest file in the lab folder
+	Manifest string `yaml:"manifest"` // inline manifest
+	Run      *Run   `yaml:"run"`
+}
+
+// Run is a script run with bash on a node.
+type Run struct {
+	Node   string `yaml:"node"` // control-plane, worker, worker2, …
+	Script string `yaml:"script"`
+}
+
+// Task is one numbered task of a lab.
+type Task struct {
+	ID     string   `yaml:"id"`
+	Title  string   `yaml:"title"`
+	Text   string   `yaml:"text"` // Markdown file in the lab folder
+	Weight int      `yaml:"weight"`
+	Hints  []string `yaml:"hints"`
+	Checks []Check  `yaml:"checks"`
+
+	Markdown string `yaml:"-"` // Text's content, read at load
+}
+
+// Check is one graded fact; exactly one kind is set.
+type Check struct {
+	ID          string   `yaml:"id"`
+	Description string   `yaml:"description"` // what passing means, in the student's words
+	Timeout     Duration `yaml:"timeout"`
+
+	Resource     *ResourceCheck     `yaml:"resource"`
+	Access       *AccessCheck       `yaml:"access"`
+	Connectivity *ConnectivityCheck `yaml:"connectivity"`
+	NodeCommand  *NodeCommandCheck  `yaml:"nodeCommand"`
+	Nodes        *NodesCheck        `yaml:"nodes"`
+}
+
+// ResourceCheck looks at objects: existence, count, a field, a condition.
+type ResourceCheck struct {
+	APIVersion string  `yaml:"apiVersion"`
+	Kind       string  `yaml:"kind"`
+	Namespace  string  `yaml:"namespace"`
+	Name       string  `yaml:"name"`
+	Selector   string  `yaml:"selector"` // label selector, instead of name
+	Exists     *bool   `yaml:"exists"`
+	Count      *int    `yaml:"count"`
+	JSONPath   string  `yaml:"jsonPath"` // kubectl-style, e.g. {.spec.replicas}
+	Equals     *string `yaml:"equals"`
+	Matches    string  `yaml:"matches"`   // regular expression
+	Condition  string  `yaml:"condition"` // condition type that must be True, e.g. Ready, Available
+}
+
+// AccessCheck asks the API server whether a subject may do something
+// (a SubjectAccessReview).
+type AccessCheck struct {
+	User           string `yaml:"user"`
+	Group          string `yaml:"group"`
+	ServiceAccount string `yaml:"serviceAccount"` // namespace/name
+	Verb           string `yaml:"verb"`
+	Resource       string `yaml:"resource"` // pods, deployments.apps, …
+	Subresource    string `yaml:"subresource"`
+	Namespace      string `yaml:"namespace"`
+	Allowed        bool   `yaml:"allowed"`
+}
+
+// ConnectivityCheck probes TCP from a pod to a host and port.
+type ConnectivityCheck struct {
+	FromNamespace string `yaml:"fromNamespace"`
+	FromPod       string `yaml:"fromPod"`
+	FromSelector  string `yaml:"fromSelector"`
+	Host          string `yaml:"host"` // DNS name or IP
+	Port          int    `yaml:"port"`
+	Expect        string `yaml:"expect"` // allowed or blocked
+}
+
+// NodeCommandCheck runs a command on a node and matches its result.
+type NodeCommandCheck struct {
+	Node          string   `yaml:"node"`
+	Command       []string `yaml:"command"` // absolute path first
+	ExitCode      int      `yaml:"exitCode"`
+	OutputMatches string   `yaml:"outputMatches"`
+}
+
+// NodesCheck looks at every node (or one): version, readiness, cordon, taints.
+type NodesCheck struct {
+	Node           string `yaml:"node"` // empty: every node
+	KubeletVersion string `yaml:"kubeletVersion"`
+	Ready          *bool  `yaml:"ready"`
+	Schedulable    *bool  `yaml:"schedulable"`
+	Taint          string `yaml:"taint"` // key[=value]:Effect that must be present
+	NoTaint        string `yaml:"noTaint"`
+}
+
+// Duration is a time.Duration written as "20m".
+type Duration struct {
+	time.Duration
+	bad string // the text, when it did not parse
+}

@@ -1,0 +1,87 @@
+package labs
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestShippedLabsAreValid(t *testing.T) {
+	all, err := LoadAll(".")
+	if err != nil {
+		t.Fatalf("shipped labs:\n%v", err)
+	}
+	if len(all) == 0 {
+		t.Fatal("no labs found")
+	}
+	for _, l := range all {
+		for _, task := range l.Tasks {
+			if strings.TrimSpace(task.Markdown) == "" {
+				t.Errorf("%s/%s: empty task text", l.ID, task.ID)
+			}
+		}
+	}
+}
+
+func TestBrokenLabReportsEveryProblemWithItsLine(t *testing.T) {
+	_, err := Load("testdata/broken")
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	want := map[int]string{ // line -> part of the message
+		3:  `id "Broken_Lab"`,
+		5:  `domain "networking"`,
+		7:  `"20x" is not a duration`,
+		8:  `unknown field "colour"`,
+		12: `manifest missing.yaml: no such file`,
+		16: `task text tasks/missing.md`,
+		17: `task weight must be at least 1`,
+		19: `a check has exactly one kind`,
+		25: `node "worker3"`,
+	}
+	got := map[int]string{}
+	for _, p := range ps {
+		if !strings.HasSuffix(p.File, "testdata/broken/lab.yaml") {
+			t.Errorf("problem without its file: %v", p)
+		}
+		got[p.Line] += p.Msg + " | "
+	}
+	for line, part := range want {
+		if !strings.Contains(got[line], part) {
+			t.Errorf("line %d: want %q, got %q\nall:\n%v", line, part, got[line], err)
+		}
+	}
+	if len(ps) < 2 {
+		t.Fatalf("want every problem at once, got %d:\n%v", len(ps), err)
+	}
+}
+
+func TestSemanticProblemsAllAtOnce(t *testing.T) {
+	// Fix the decode-level errors so semantic validation runs.
+	l := &Lab{}
+	v := &validator{file: "lab.yaml", dir: "testdata/broken", pos: map[string]int{
+		"id": 3, "domain": 5, "setup[0].apply": 12, "tasks[0].text": 16, "tasks[0].weight": 17,
+		"tasks[0].checks[0]": 19, "tasks[0].checks[1].nodeCommand.node": 25, "tasks[0].checks[1].nodeCommand.command": 25,
+	}}
+	l.APIVersion, l.Kind, l.ID, l.Title, l.Domain, l.Difficulty = APIVersion, "Lab", "Broken_Lab", "x", "networking", "medium"
+	l.TimeLimit.Duration = 20 * 60e9
+	l.Topology.Workers = 1
+	l.Setup = []Step{{Apply: "missing.yaml"}}
+	l.Solution = []Step{{Run: &Run{Node: "control-plane", Script: "true"}}}
+	yes := true
+	l.Tasks = []Task{{ID: "one", Title: "One", Text: "tasks/missing.md", Weight: 0, Checks: []Check{
+		{ID: "two-kinds", Description: "d", Access: &AccessCheck{User: "jane", Verb: "list", Resource: "pods"}, Nodes: &NodesCheck{Ready: &yes}},
+		{ID: "bad-node", Description: "d", NodeCommand: &NodeCommandCheck{Node: "worker3", Command: []string{"ls"}}},
+	}}}
+	v.validate(l)
+	msgs := v.problems.Error()
+	for _, want := range []string{
+		"lab.yaml:3: id", "lab.yaml:5: domain", "lab.yaml:12: manifest missing.yaml", "lab.yaml:16: task text",
+		"lab.yaml:17: task weight", "lab.yaml:19: a check has exactly one kind", `lab.yaml:25: node "worker3"`, "lab.yaml:25: command must start",
+	} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("missing %q in:\n%s", want, msgs)
+		}
+	}
+}

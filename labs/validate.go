@@ -1,0 +1,236 @@
+package labs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+var (
+	idRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
+	nodeRe = regexp.MustCompile(`^(control-plane|worker[0-9]*)$`)
+)
+
+// validate checks meaning: required fields, references to files, one
+// check kind per check, sane values.
+func (v *validator) validate(l *Lab) {
+	if l.APIVersion != APIVersion {
+		v.at("apiVersion", "apiVersion must be %s", APIVersion)
+	}
+	if l.Kind != "Lab" {
+		v.at("kind", "kind must be Lab")
+	}
+	if !idRe.MatchString(l.ID) {
+		v.at("id", "id %q: use lowercase letters, digits and dashes", l.ID)
+	}
+	if strings.TrimSpace(l.Title) == "" {
+		v.at("title", "title is required")
+	}
+	if _, ok := Domains[l.Domain]; !ok {
+		v.at("domain", "domain %q: want one of %s", l.Domain, keys(Domains))
+	}
+	switch l.Difficulty {
+	case "easy", "medium", "hard":
+	default:
+		v.at("difficulty", "difficulty %q: want easy, medium or hard", l.Difficulty)
+	}
+	if l.TimeLimit.bad != "" {
+		v.at("timeLimit", "timeLimit %q is not a duration (e.g. 20m, 1h30m)", l.TimeLimit.bad)
+	} else if l.TimeLimit.Duration < time.Minute || l.TimeLimit.Duration > 4*time.Hour {
+		v.at("timeLimit", "timeLimit must be between 1m and 4h")
+	}
+	if l.Topology.Workers < 0 || l.Topology.Workers > 4 {
+		v.at("topology.workers", "topology.workers must be 0 to 4")
+	}
+	v.steps("setup", l.Setup, l.Topology.Workers)
+	v.steps("solution", l.Solution, l.Topology.Workers)
+	if len(l.Solution) == 0 {
+		v.at("solution", "solution is required: the solution bot proves the lab with it")
+	}
+	if len(l.Tasks) == 0 {
+		v.at("tasks", "at least one task is required")
+	}
+	taskIDs := map[string]bool{}
+	for i := range l.Tasks {
+		t := &l.Tasks[i]
+		p := fmt.Sprintf("tasks[%d]", i)
+		if !idRe.MatchString(t.ID) {
+			v.at(p+".id", "task id %q: use lowercase letters, digits and dashes", t.ID)
+		}
+		if taskIDs[t.ID] {
+			v.at(p+".id", "task id %q is used twice", t.ID)
+		}
+		taskIDs[t.ID] = true
+		if t.Title == "" {
+			v.at(p+".title", "task title is required")
+		}
+		if t.Weight < 1 {
+			v.at(p+".weight", "task weight must be at least 1")
+		}
+		if t.Text == "" {
+			v.at(p+".text", "task text (a Markdown file) is required")
+		} else if b, err := os.ReadFile(filepath.Join(v.dir, t.Text)); err != nil {
+			v.at(p+".text", "task text %s: %v", t.Text, shortErr(err))
+		} else {
+			t.Markdown = string(b)
+		}
+		if len(t.Checks) == 0 {
+			v.at(p+".checks", "task %q has no checks", t.ID)
+		}
+		checkIDs := map[string]bool{}
+		for j := range t.Checks {
+			v.check(fmt.Sprintf("%s.checks[%d]", p, j), &t.Checks[j], checkIDs, l.Topology.Workers)
+		}
+	}
+}
+
+func (v *validator) steps(path string, steps []Step, workers int) {
+	for i, s := range steps {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		n := 0
+		if s.Apply != "" {
+			n++
+			if _, err := os.Stat(filepath.Join(v.dir, s.Apply)); err != nil {
+				v.at(p+".apply", "manifest %s: %v", s.Apply, shortErr(err))
+			}
+		}
+		if s.Manifest != "" {
+			n++
+		}
+		if s.Run != nil {
+			n++
+			v.node(p+".run.node", s.Run.Node, workers)
+			if strings.TrimSpace(s.Run.Script) == "" {
+				v.at(p+".run.script", "run needs a script")
+			}
+		}
+		if n != 1 {
+			v.at(p, "a step has exactly one of apply, manifest or run")
+		}
+	}
+}
+
+func (v *validator) node(path, node string, workers int) {
+	if !nodeRe.MatchString(node) {
+		v.at(path, "node %q: want control-plane, worker, worker2 …", node)
+		return
+	}
+	if node == "control-plane" {
+		return
+	}
+	idx := 1
+	if rest := strings.TrimPrefix(node, "worker"); rest != "" {
+		fmt.Sscan(rest, &idx)
+	}
+	if idx > workers {
+		v.at(path, "node %q: the topology has %d worker(s)", node, workers)
+	}
+}
+
+func (v *validator) check(p string, c *Check, ids map[string]bool, workers int) {
+	if !idRe.MatchString(c.ID) {
+		v.at(p+".id", "check id %q: use lowercase letters, digits and dashes", c.ID)
+	}
+	if ids[c.ID] {
+		v.at(p+".id", "check id %q is used twice in this task", c.ID)
+	}
+	ids[c.ID] = true
+	if c.Timeout.bad != "" {
+		v.at(p+".timeout", "timeout %q is not a duration (e.g. 5s)", c.Timeout.bad)
+	}
+	if c.Description == "" {
+		v.at(p+".description", "check description is required (the student reads it)")
+	}
+	kinds := 0
+	if r := c.Resource; r != nil {
+		kinds++
+		if r.Kind == "" || r.APIVersion == "" {
+			v.at(p+".resource", "resource needs apiVersion and kind")
+		}
+		if (r.Name == "") == (r.Selector == "") && r.Count == nil {
+			v.at(p+".resource", "resource needs a name or a selector")
+		}
+		if r.Matches != "" {
+			if _, err := regexp.Compile(r.Matches); err != nil {
+				v.at(p+".resource.matches", "matches: %v", err)
+			}
+		}
+		if (r.Equals != nil || r.Matches != "") && r.JSONPath == "" {
+			v.at(p+".resource", "equals and matches need a jsonPath")
+		}
+	}
+	if a := c.Access; a != nil {
+		kinds++
+		subjects := 0
+		for _, s := range []string{a.User, a.Group, a.ServiceAccount} {
+			if s != "" {
+				subjects++
+			}
+		}
+		if subjects != 1 {
+			v.at(p+".access", "access needs exactly one of user, group or serviceAccount")
+		}
+		if a.ServiceAccount != "" && strings.Count(a.ServiceAccount, "/") != 1 {
+			v.at(p+".access.serviceAccount", "serviceAccount is namespace/name")
+		}
+		if a.Verb == "" || a.Resource == "" {
+			v.at(p+".access", "access needs verb and resource")
+		}
+	}
+	if n := c.Connectivity; n != nil {
+		kinds++
+		if n.FromNamespace == "" || (n.FromPod == "") == (n.FromSelector == "") {
+			v.at(p+".connectivity", "connectivity needs fromNamespace and one of fromPod or fromSelector")
+		}
+		if n.Host == "" || n.Port < 1 || n.Port > 65535 {
+			v.at(p+".connectivity", "connectivity needs host and a port")
+		}
+		if n.Expect != "allowed" && n.Expect != "blocked" {
+			v.at(p+".connectivity.expect", "expect must be allowed or blocked")
+		}
+	}
+	if n := c.NodeCommand; n != nil {
+		kinds++
+		v.node(p+".nodeCommand.node", n.Node, workers)
+		if len(n.Command) == 0 || !strings.HasPrefix(n.Command[0], "/") {
+			v.at(p+".nodeCommand.command", "command must start with an absolute path")
+		}
+		if n.OutputMatches != "" {
+			if _, err := regexp.Compile(n.OutputMatches); err != nil {
+				v.at(p+".nodeCommand.outputMatches", "outputMatches: %v", err)
+			}
+		}
+	}
+	if n := c.Nodes; n != nil {
+		kinds++
+		if n.Node != "" {
+			v.node(p+".nodes.node", n.Node, workers)
+		}
+		if n.KubeletVersion == "" && n.Ready == nil && n.Schedulable == nil && n.Taint == "" && n.NoTaint == "" {
+			v.at(p+".nodes", "nodes needs something to check")
+		}
+	}
+	if kinds != 1 {
+		v.at(p, "a check has exactly one kind: resource, access, connectivity, nodeCommand or nodes")
+	}
+}
+
+func keys(m map[string]string) string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+func shortErr(err error) string {
+	if os.IsNotExist(err) {
+		return "no such file in the lab folder"
+	}
+	return err.Error()
+}
