@@ -4,6 +4,7 @@
 package labs
 
 import (
+	"io/fs"
 	"time"
 )
 
@@ -34,7 +35,8 @@ type Lab struct {
 	Tasks       []Task   `yaml:"tasks"`
 	Solution    []Step   `yaml:"solution"`
 
-	Dir string `yaml:"-"` // the lab's folder
+	Dir  string `yaml:"-"` // the lab's folder, for messages
+	fsys fs.FS  // the lab's files
 }
 
 // Topology is the cluster a lab needs.
@@ -83,18 +85,21 @@ type Check struct {
 }
 
 // ResourceCheck looks at objects: existence, count, a field, a condition.
+// In name, selectors and equals, ${control-plane}, ${worker}, ${worker2} …
+// stand for the cluster's node names.
 type ResourceCheck struct {
-	APIVersion string  `yaml:"apiVersion"`
-	Kind       string  `yaml:"kind"`
-	Namespace  string  `yaml:"namespace"`
-	Name       string  `yaml:"name"`
-	Selector   string  `yaml:"selector"` // label selector, instead of name
-	Exists     *bool   `yaml:"exists"`
-	Count      *int    `yaml:"count"`
-	JSONPath   string  `yaml:"jsonPath"` // kubectl-style, e.g. {.spec.replicas}
-	Equals     *string `yaml:"equals"`
-	Matches    string  `yaml:"matches"`   // regular expression
-	Condition  string  `yaml:"condition"` // condition type that must be True, e.g. Ready, Available
+	APIVersion    string  `yaml:"apiVersion"`
+	Kind          string  `yaml:"kind"`
+	Namespace     string  `yaml:"namespace"`
+	Name          string  `yaml:"name"`
+	Selector      string  `yaml:"selector"`      // label selector, instead of name
+	FieldSelector string  `yaml:"fieldSelector"` // e.g. spec.nodeName=${worker}
+	Exists        *bool   `yaml:"exists"`
+	Count         *int    `yaml:"count"`
+	JSONPath      string  `yaml:"jsonPath"` // kubectl-style, e.g. {.spec.replicas}
+	Equals        *string `yaml:"equals"`
+	Matches       string  `yaml:"matches"`   // regular expression
+	Condition     string  `yaml:"condition"` // condition type that must be True, e.g. Ready, Available
 }
 
 // AccessCheck asks the API server whether a subject may do something

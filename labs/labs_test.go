@@ -2,6 +2,7 @@ package labs
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -60,7 +61,7 @@ func TestBrokenLabReportsEveryProblemWithItsLine(t *testing.T) {
 func TestSemanticProblemsAllAtOnce(t *testing.T) {
 	// Fix the decode-level errors so semantic validation runs.
 	l := &Lab{}
-	v := &validator{file: "lab.yaml", dir: "testdata/broken", pos: map[string]int{
+	v := &validator{file: "lab.yaml", fsys: os.DirFS("testdata/broken"), pos: map[string]int{
 		"id": 3, "domain": 5, "setup[0].apply": 12, "tasks[0].text": 16, "tasks[0].weight": 17,
 		"tasks[0].checks[0]": 19, "tasks[0].checks[1].nodeCommand.node": 25, "tasks[0].checks[1].nodeCommand.command": 25,
 	}}
@@ -83,5 +84,19 @@ func TestSemanticProblemsAllAtOnce(t *testing.T) {
 		if !strings.Contains(msgs, want) {
 			t.Errorf("missing %q in:\n%s", want, msgs)
 		}
+	}
+}
+
+func TestBuiltinLabsAreTheFolders(t *testing.T) {
+	built, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := LoadAll(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built) != len(disk) {
+		t.Fatalf("binary has %d labs, the folder %d: check the go:embed patterns", len(built), len(disk))
 	}
 }

@@ -3,6 +3,7 @@ package labs
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -46,10 +47,15 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// LoadAll loads every lab folder (a folder with a lab.yaml) under root.
-// All problems of all labs are reported together.
+// LoadAll loads every lab folder (a folder with a lab.yaml) under root
+// on disk. All problems of all labs are reported together.
 func LoadAll(root string) ([]*Lab, error) {
-	entries, err := os.ReadDir(root)
+	return LoadFS(os.DirFS(root), root)
+}
+
+// LoadFS loads every lab folder of fsys; name is how errors call its root.
+func LoadFS(fsys fs.FS, name string) ([]*Lab, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("reading labs: %w", err)
 	}
@@ -60,11 +66,15 @@ func LoadAll(root string) ([]*Lab, error) {
 		if !e.IsDir() {
 			continue
 		}
-		dir := filepath.Join(root, e.Name())
-		if _, err := os.Stat(filepath.Join(dir, "lab.yaml")); err != nil {
+		sub, err := fs.Sub(fsys, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fs.Stat(sub, "lab.yaml"); err != nil {
 			continue
 		}
-		lab, err := Load(dir)
+		dir := filepath.Join(name, e.Name())
+		lab, err := load(sub, dir)
 		var ps Problems
 		if errors.As(err, &ps) {
 			all = append(all, ps...)
@@ -88,9 +98,11 @@ func LoadAll(root string) ([]*Lab, error) {
 }
 
 // Load reads and validates one lab folder. Errors are Problems, all at once.
-func Load(dir string) (*Lab, error) {
+func Load(dir string) (*Lab, error) { return load(os.DirFS(dir), dir) }
+
+func load(fsys fs.FS, dir string) (*Lab, error) {
 	file := filepath.Join(dir, "lab.yaml")
-	raw, err := os.ReadFile(file)
+	raw, err := fs.ReadFile(fsys, "lab.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +113,9 @@ func Load(dir string) (*Lab, error) {
 	if len(doc.Content) == 0 {
 		return nil, Problems{{file, 1, "empty file"}}
 	}
-	v := &validator{file: file, dir: dir, pos: map[string]int{}}
+	v := &validator{file: file, fsys: fsys, pos: map[string]int{}}
 	v.walk(doc.Content[0], reflect.TypeOf(Lab{}), "")
-	lab := &Lab{Dir: dir}
+	lab := &Lab{Dir: dir, fsys: fsys}
 	decodeErr := doc.Content[0].Decode(lab)
 	if err := decodeErr; err != nil {
 		var te *yaml.TypeError
@@ -138,9 +150,10 @@ func lineOf(err error) int {
 }
 
 type validator struct {
-	file, dir string
-	pos       map[string]int // field path -> line
-	problems  Problems
+	file     string
+	fsys     fs.FS
+	pos      map[string]int // field path -> line
+	problems Problems
 }
 
 func (v *validator) add(line int, format string, args ...any) {

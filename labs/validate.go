@@ -1,9 +1,9 @@
 package labs
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"regexp"
 	"sort"
 	"strings"
@@ -73,7 +73,7 @@ func (v *validator) validate(l *Lab) {
 		}
 		if t.Text == "" {
 			v.at(p+".text", "task text (a Markdown file) is required")
-		} else if b, err := os.ReadFile(filepath.Join(v.dir, t.Text)); err != nil {
+		} else if b, err := fs.ReadFile(v.fsys, t.Text); err != nil {
 			v.at(p+".text", "task text %s: %v", t.Text, shortErr(err))
 		} else {
 			t.Markdown = string(b)
@@ -94,7 +94,7 @@ func (v *validator) steps(path string, steps []Step, workers int) {
 		n := 0
 		if s.Apply != "" {
 			n++
-			if _, err := os.Stat(filepath.Join(v.dir, s.Apply)); err != nil {
+			if _, err := fs.Stat(v.fsys, s.Apply); err != nil {
 				v.at(p+".apply", "manifest %s: %v", s.Apply, shortErr(err))
 			}
 		}
@@ -151,8 +151,8 @@ func (v *validator) check(p string, c *Check, ids map[string]bool, workers int) 
 		if r.Kind == "" || r.APIVersion == "" {
 			v.at(p+".resource", "resource needs apiVersion and kind")
 		}
-		if (r.Name == "") == (r.Selector == "") && r.Count == nil {
-			v.at(p+".resource", "resource needs a name or a selector")
+		if r.Name != "" && (r.Selector != "" || r.FieldSelector != "") {
+			v.at(p+".resource", "resource takes a name or selectors, not both")
 		}
 		if r.Matches != "" {
 			if _, err := regexp.Compile(r.Matches); err != nil {
@@ -229,7 +229,7 @@ func keys(m map[string]string) string {
 }
 
 func shortErr(err error) string {
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return "no such file in the lab folder"
 	}
 	return err.Error()

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/store"
 	"github.com/ckalab/ckalab/terminal"
@@ -79,22 +80,28 @@ func (s *Server) startEnvironment(c *gin.Context) {
 	if req.Lab == "" {
 		req.Lab = playground
 	}
-	if req.Lab != playground {
+	sr := provision.StartRequest{UserID: currentUser(c).ID, LabID: req.Lab, Version: s.cfg.K8sVersion, TimeLimit: time.Hour + s.cfg.EnvGrace}
+	if l := s.lab(req.Lab); l != nil {
+		sr.Topology, sr.TimeLimit = topologyOf(l), l.TimeLimit.Duration+s.cfg.EnvGrace
+		if v := l.Topology.KubernetesVersion; v != "" {
+			sr.Version = v
+		}
+	} else if req.Lab == playground {
+		if req.Topology == "" {
+			req.Topology = "1cp-1w"
+		}
+		topo, err := provision.ParseTopology(req.Topology)
+		if err != nil {
+			s.fail(c, errBadRequest(err.Error(), nil))
+			return
+		}
+		sr.Topology = topo
+	} else {
 		s.fail(c, errNotFound("no lab "+strconv.Quote(req.Lab)))
 		return
 	}
-	if req.Topology == "" {
-		req.Topology = "1cp-1w"
-	}
-	topo, err := provision.ParseTopology(req.Topology)
-	if err != nil {
-		s.fail(c, errBadRequest(err.Error(), nil))
-		return
-	}
 	u := currentUser(c)
-	e, err := s.envs.Start(c.Request.Context(), provision.StartRequest{
-		UserID: u.ID, LabID: req.Lab, Topology: topo, Version: s.cfg.K8sVersion, TimeLimit: time.Hour + s.cfg.EnvGrace,
-	})
+	e, err := s.envs.Start(c.Request.Context(), sr)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -218,4 +225,8 @@ func (s *Server) extendEnvironment(c *gin.Context) {
 	u := currentUser(c)
 	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.extend", e.ID.String(), map[string]any{"minutes": req.Minutes}, c.ClientIP())
 	c.JSON(http.StatusOK, gin.H{"environment": toEnvironment(e)})
+}
+
+func topologyOf(l *labs.Lab) provision.Topology {
+	return provision.Topology{Workers: l.Topology.Workers}
 }

@@ -49,6 +49,8 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	my.GET("/cohorts/:id/invites", s.listInvites)
 	my.POST("/cohorts/:id/invites", s.createInvites)
 	my.GET("/audit", s.requireRole(store.RoleAdmin), s.listAudit)
+	my.GET("/labs", s.listLabs)
+	my.GET("/labs/:lab", s.getLab)
 	my.GET("/environments", s.listEnvironments)
 	my.POST("/environments", s.startEnvironment)
 	my.GET("/environments/:id", s.getEnvironment)
@@ -57,6 +59,8 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	my.POST("/environments/:id/extend", s.extendEnvironment)
 	my.GET("/environments/:id/terminals", s.listTerminals)
 	my.GET("/environments/:id/terminal", s.openTerminal)
+	my.POST("/environments/:id/check", s.checkEnvironment)
+	my.GET("/environments/:id/checks", s.listChecks)
 
 	e.NoRoute(s.noRoute)
 	e.NoMethod(func(c *gin.Context) {

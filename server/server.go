@@ -21,6 +21,7 @@ import (
 
 	"github.com/ckalab/ckalab/auth"
 	"github.com/ckalab/ckalab/config"
+	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/store"
 	"github.com/ckalab/ckalab/terminal"
@@ -34,6 +35,9 @@ type Deps struct {
 	Envs      Environments
 	EnvsDown  string
 	Terminals *terminal.Manager
+	// Labs is the catalog; Grade grades an environment against its lab.
+	Labs  []*labs.Lab
+	Grade GradeFunc
 }
 
 // Environments is what the server asks of the provisioner.
@@ -55,6 +59,9 @@ type Server struct {
 	envs      Environments
 	envsDown  string
 	terminals *terminal.Manager
+	labs      []*labs.Lab
+	grade     GradeFunc
+	grading   sync.Map // environment id -> *sync.Mutex, one check at a time
 
 	// sockets tracks hijacked connections (websockets) so shutdown can
 	// drain them; closing drain asks them to finish.
@@ -73,7 +80,7 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 		limiter: auth.NewLimiter(cfg.LoginRateLimit, 15*time.Minute),
 		drain:   make(chan struct{}),
 
-		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals,
+		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade,
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -177,3 +177,26 @@ func TestEnvironmentClaimSetupExpire(t *testing.T) {
 		t.Fatalf("events: %+v %v", events, err)
 	}
 }
+
+func TestCheckRunsKeepFractionsAndResults(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := open(t, pgtest.New(t))
+	ana := student(t, st, "ana@example.com")
+	e := request(t, st, store.EnvRequest{UserID: ana, LabID: "rbac"})
+	run, err := st.SaveCheckRun(ctx, store.CheckRun{EnvironmentID: e.ID, UserID: ana.UUID, LabID: "rbac", Duration: 1500 * time.Millisecond,
+		Score: 1.67, MaxScore: 5, Results: []store.CheckResult{
+			{TaskID: "t1", CheckID: "a", Passed: true, Weight: 1.67, Message: "ok", Evidence: []byte(`{"allowed":true}`)},
+			{TaskID: "t1", CheckID: "b", Passed: false, Weight: 3.33, Message: "jane cannot list pods yet"},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := st.CheckRuns(ctx, e.ID)
+	if err != nil || len(runs) != 1 || runs[0].ID != run.ID || runs[0].Score != 1.67 || len(runs[0].Results) != 2 {
+		t.Fatalf("runs %+v %v", runs, err)
+	}
+	if r := runs[0].Results[1]; r.Passed || r.Message != "jane cannot list pods yet" || string(r.Evidence) != "{}" {
+		t.Fatalf("result %+v", r)
+	}
+}

@@ -6,36 +6,87 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/ckalab/ckalab/cluster"
 	"github.com/ckalab/ckalab/config"
+	"github.com/ckalab/ckalab/grader"
+	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/provision"
+	"github.com/ckalab/ckalab/server"
 	"github.com/ckalab/ckalab/store"
 )
 
 // newProvisioner builds the provisioner from the configuration, or says
 // why environments cannot run on this host (no Docker, no node image).
-func newProvisioner(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store) (*provision.Provisioner, error) {
+func newProvisioner(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, catalog []*labs.Lab) (*provision.Provisioner, *cluster.Manager, error) {
 	var pools []provision.Pool
 	for _, name := range strings.Split(cfg.PoolTopologies, ",") {
 		topo, err := provision.ParseTopology(strings.TrimSpace(name))
 		if err != nil {
-			return nil, fmt.Errorf("--pool-topologies: %w", err)
+			return nil, nil, fmt.Errorf("--pool-topologies: %w", err)
 		}
 		pools = append(pools, provision.Pool{Topology: topo, Version: cfg.K8sVersion, Size: cfg.PoolSize})
 	}
 	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("no Docker engine answers (%s): start one, then restart ckalab", strings.TrimSpace(string(out)))
+		return nil, nil, fmt.Errorf("no Docker engine answers (%s): start one, then restart ckalab", strings.TrimSpace(string(out)))
 	}
 	image := cfg.NodeImage + ":v" + cfg.K8sVersion
 	if err := exec.CommandContext(ctx, "docker", "image", "inspect", image).Run(); err != nil {
-		return nil, fmt.Errorf("node image %s is missing: build it with `make images`", image)
+		return nil, nil, fmt.Errorf("node image %s is missing: build it with `make images`", image)
 	}
 	clusters := cluster.New(log.With("component", "cluster"), filepath.Join(cfg.StateDir, "kind"))
+	setup := func(ctx context.Context, env store.Environment) error {
+		l := findLab(catalog, env.LabID)
+		if l == nil {
+			return nil // the playground has no setup
+		}
+		return l.RunSteps(ctx, l.Setup, nodeNames(env), clusters.Exec)
+	}
 	return provision.New(provision.Config{
 		Prefix: cfg.ClusterPrefix, NodeImage: cfg.NodeImage, StateDir: cfg.StateDir, Pools: pools,
 		MaxLive: cfg.MaxEnvs, MaxPerUser: cfg.MaxEnvsPerUser, Memory: cfg.NodeMemory, Pids: cfg.NodePids,
 		CreateTimeout: cfg.CreateTimeout, OrphanGrace: cfg.OrphanGrace,
-	}, log.With("component", "provision"), st, clusters, nil), nil
+	}, log.With("component", "provision"), st, clusters, setup), clusters, nil
+}
+
+// loadLabs reads the lab catalog: --labs-dir, or the labs built in.
+func loadLabs(cfg *config.Config) ([]*labs.Lab, error) {
+	if cfg.LabsDir != "" {
+		return labs.LoadAll(cfg.LabsDir)
+	}
+	return labs.Builtin()
+}
+
+func findLab(catalog []*labs.Lab, id string) *labs.Lab {
+	for _, l := range catalog {
+		if l.ID == id {
+			return l
+		}
+	}
+	return nil
+}
+
+// nodeNames maps a lab's node names to an environment's node containers.
+func nodeNames(env store.Environment) map[string]string {
+	var cp string
+	var workers []string
+	for _, n := range env.Nodes {
+		if n.Role == "control-plane" {
+			cp = n.Name
+		} else {
+			workers = append(workers, n.Name)
+		}
+	}
+	sort.Strings(workers)
+	return labs.NodeNames(cp, workers)
+}
+
+// gradeWith grades environments with the platform's credentials: the
+// environment's admin kubeconfig (kept by the server) and docker exec.
+func gradeWith(g *grader.Grader, clusters *cluster.Manager) server.GradeFunc {
+	return func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
+		return g.Grade(ctx, l, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.Exec})
+	}
 }

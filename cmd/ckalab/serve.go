@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/server"
 	"github.com/ckalab/ckalab/terminal"
 	"github.com/ckalab/ckalab/web"
@@ -31,13 +32,19 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("database ready", "schema", status.Version)
 
-	deps := server.Deps{Store: st, Web: web.FS()}
-	prov, err := newProvisioner(ctx, cfg, log, st)
+	catalog, err := loadLabs(cfg)
+	if err != nil {
+		return fmt.Errorf("lab catalog: %w", err)
+	}
+	log.Info("labs loaded", "count", len(catalog))
+	deps := server.Deps{Store: st, Web: web.FS(), Labs: catalog}
+	prov, clusters, err := newProvisioner(ctx, cfg, log, st, catalog)
 	if err != nil {
 		log.Warn("labs cannot start environments on this host", "reason", err)
 		deps.EnvsDown = err.Error()
 	} else {
 		deps.Envs = prov
+		deps.Grade = gradeWith(grader.New(log.With("component", "grader")), clusters)
 		go func() {
 			if err := prov.Run(ctx); err != nil {
 				log.Error("provisioner stopped", "err", err)

@@ -1,7 +1,7 @@
 // A student starts the playground, waits for a real kind cluster, types
 // `kubectl get nodes` in the browser terminal and sees both nodes Ready,
 // reloads the page and finds the same shell, then stops the environment.
-import { startServer, launchBrowser, watchConsole, assert, artifacts } from './harness.mjs'
+import { startServer, launchBrowser, watchConsole, assert, artifacts, removeClusters } from './harness.mjs'
 
 const screen = (page, node) => page.evaluate((n) => {
   const el = document.querySelector(`[data-testid="terminal-${n}"]`)
@@ -83,5 +83,6 @@ export default async function () {
   } finally {
     await browser.close()
     await srv.stop()
+    removeClusters(prefix)
   }
 }

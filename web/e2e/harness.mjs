@@ -57,3 +57,20 @@ export function watchConsole(page, errors) {
 }
 
 export function assert(cond, msg) { if (!cond) throw new Error('assertion failed: ' + msg) }
+
+// removeClusters deletes kind clusters (containers and networks) whose
+// name starts with prefix: what a failed test left behind.
+export function removeClusters(prefix) {
+  const out = execFileSync('docker', ['ps', '-a', '--filter', 'label=io.x-k8s.kind.cluster', '--format', '{{.Names}} {{.Label "io.x-k8s.kind.cluster"}}']).toString()
+  const clusters = new Set()
+  for (const line of out.split('\n')) {
+    const [name, cluster] = line.split(' ')
+    if (cluster && cluster.startsWith(prefix)) {
+      clusters.add(cluster)
+      execFileSync('docker', ['rm', '-f', '-v', name], { stdio: 'ignore' })
+    }
+  }
+  for (const c of clusters) {
+    try { execFileSync('docker', ['network', 'rm', c + '-net'], { stdio: 'ignore' }) } catch { /* none */ }
+  }
+}

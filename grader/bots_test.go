@@ -1,0 +1,107 @@
+package grader_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ckalab/ckalab/cluster"
+	clusterimages "github.com/ckalab/ckalab/cluster-images"
+	"github.com/ckalab/ckalab/grader"
+	"github.com/ckalab/ckalab/labs"
+)
+
+// TestSolutionBots proves every shipped lab on a real cluster: after its
+// setup, each task has a failing check; after its solution, all pass.
+// CKALAB_LABS=a,b limits the run to some labs.
+func TestSolutionBots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("solution bots need Docker and the node images")
+	}
+	all, err := labs.LoadAll("../labs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := map[string]bool{}
+	for _, id := range strings.Split(os.Getenv("CKALAB_LABS"), ",") {
+		if id != "" {
+			only[id] = true
+		}
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := cluster.New(log, t.TempDir())
+	g := grader.New(log)
+	var timings []string
+	for _, lab := range all {
+		if len(only) > 0 && !only[lab.ID] {
+			continue
+		}
+		t.Run(lab.ID, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+			defer cancel()
+			version := lab.Topology.KubernetesVersion
+			if version == "" {
+				version = clusterimages.KubernetesVersion()
+			}
+			name := fmt.Sprintf("ckbot%d", time.Now().UnixNano()%100000)
+			c, err := m.Create(ctx, cluster.Spec{Name: name, Image: "ckalab/node:v" + version, Workers: lab.Topology.Workers,
+				WaitReady: 4 * time.Minute, Network: cluster.NetworkOf(name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Delete(context.Background(), name)
+			var cp string
+			var workers []string
+			for _, n := range c.Nodes {
+				if n.Role == "control-plane" {
+					cp = n.Name
+				} else {
+					workers = append(workers, n.Name)
+				}
+			}
+			sort.Strings(workers)
+			nodes := labs.NodeNames(cp, workers)
+			if err := lab.RunSteps(ctx, lab.Setup, nodes, m.Exec); err != nil {
+				t.Fatalf("setup: %v", err)
+			}
+			target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.Exec}
+			before := g.Grade(ctx, lab, target)
+			for _, task := range lab.Tasks {
+				failing := 0
+				for _, r := range before.Results {
+					if r.TaskID == task.ID && !r.Passed {
+						failing++
+					}
+				}
+				if failing == 0 {
+					t.Errorf("task %s passes before the solution: %+v", task.ID, before.Results)
+				}
+			}
+			if err := lab.RunSteps(ctx, lab.Solution, nodes, m.Exec); err != nil {
+				t.Fatalf("solution: %v", err)
+			}
+			// Controllers need a moment after the solution: grade until all pass.
+			var after grader.Report
+			for i := 0; i < 30; i++ {
+				after = g.Grade(ctx, lab, target)
+				if after.Score == after.MaxScore {
+					break
+				}
+				time.Sleep(2 * time.Second)
+			}
+			for _, r := range after.Results {
+				if !r.Passed {
+					t.Errorf("after the solution, %s/%s fails: %s (evidence %v)", r.TaskID, r.CheckID, r.Message, r.Evidence)
+				}
+			}
+			timings = append(timings, fmt.Sprintf("%s %s", lab.ID, after.Took.Round(time.Millisecond)))
+		})
+	}
+	t.Logf("BENCH grading time per lab (after the solution): %s", strings.Join(timings, ", "))
+}

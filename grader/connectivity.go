@@ -1,0 +1,102 @@
+package grader
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ckalab/ckalab/labs"
+)
+
+// connectivity opens a TCP connection from inside a pod's network
+// namespace (entered on its node, so it works whatever the pod's image
+// holds) to a host and port, and compares with the expectation. Service
+// names resolve through the API to their ClusterIP.
+func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (bool, string, any, error) {
+	pod, err := c.sourcePod(ctx, n)
+	if err != nil {
+		return false, err.Error(), nil, nil
+	}
+	ip, err := c.resolve(ctx, n.Host)
+	if err != nil {
+		return false, err.Error(), nil, nil
+	}
+	script := `set -e
+id=$(crictl pods --namespace "$1" --name "^$2\$" --state ready -q | head -n1)
+[ -n "$id" ] || { echo "ckalab-probe=nosandbox"; exit 0; }
+pid=$(crictl inspectp -o go-template --template '{{.info.pid}}' "$id")
+if nsenter -t "$pid" -n timeout 3 bash -c "</dev/tcp/$3/$4" 2>/dev/null; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
+	out, err := c.t.Exec(ctx, pod.Spec.NodeName, nil, "bash", "-c", script, "probe", pod.Namespace, pod.Name, ip, strconv.Itoa(n.Port))
+	text := string(out)
+	ev := map[string]any{"from": pod.Namespace + "/" + pod.Name, "fromIP": pod.Status.PodIP, "to": net.JoinHostPort(ip, strconv.Itoa(n.Port)), "host": n.Host}
+	var open bool
+	switch {
+	case strings.Contains(text, "ckalab-probe=open"):
+		open = true
+	case strings.Contains(text, "ckalab-probe=closed"):
+	case strings.Contains(text, "ckalab-probe=nosandbox"):
+		return false, fmt.Sprintf("pod %s/%s is not running", pod.Namespace, pod.Name), ev, nil
+	default:
+		return false, "", ev, fmt.Errorf("probe from %s/%s failed: %v", pod.Namespace, pod.Name, err)
+	}
+	ev["connected"] = open
+	target := fmt.Sprintf("%s:%d", n.Host, n.Port)
+	switch {
+	case open == (n.Expect == "allowed"):
+		return true, "", ev, nil
+	case open:
+		return false, fmt.Sprintf("%s/%s can reach %s, which should be blocked", pod.Namespace, pod.Name, target), ev, nil
+	default:
+		return false, fmt.Sprintf("%s/%s cannot reach %s, which should be allowed", pod.Namespace, pod.Name, target), ev, nil
+	}
+}
+
+func (c *cluster) sourcePod(ctx context.Context, n *labs.ConnectivityCheck) (*corev1.Pod, error) {
+	pods := c.core.CoreV1().Pods(n.FromNamespace)
+	if n.FromPod != "" {
+		p, err := pods.Get(ctx, n.FromPod, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("source pod %s/%s: %v", n.FromNamespace, n.FromPod, err)
+		}
+		return p, nil
+	}
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: n.FromSelector})
+	if err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		if list.Items[i].Status.Phase == corev1.PodRunning {
+			return &list.Items[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no running pod with labels %s in %s", n.FromSelector, n.FromNamespace)
+}
+
+// resolve turns an IP, a Service name (svc.ns[.svc.cluster.local]) or a
+// pod name (pod.ns.pod) into an IP.
+func (c *cluster) resolve(ctx context.Context, host string) (string, error) {
+	if net.ParseIP(host) != nil {
+		return host, nil
+	}
+	parts := strings.Split(strings.TrimSuffix(host, ".svc.cluster.local"), ".")
+	if len(parts) == 3 && parts[2] == "pod" {
+		p, err := c.core.CoreV1().Pods(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
+		if err != nil || p.Status.PodIP == "" {
+			return "", fmt.Errorf("pod %s/%s has no IP (%v)", parts[1], parts[0], err)
+		}
+		return p.Status.PodIP, nil
+	}
+	if len(parts) != 2 {
+		return "", fmt.Errorf("host %q: use an IP, <service>.<namespace> or <pod>.<namespace>.pod", host)
+	}
+	svc, err := c.core.CoreV1().Services(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("service %s/%s: %v", parts[1], parts[0], err)
+	}
+	return svc.Spec.ClusterIP, nil
+}

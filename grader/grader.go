@@ -1,0 +1,168 @@
+// Package grader checks a student's live cluster against a lab's checks,
+// from the server, with the platform's own credentials: the API through
+// the environment's admin kubeconfig, nodes through Docker. Nothing the
+// student can edit takes part, except what a nodeCommand check runs.
+package grader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ckalab/ckalab/labs"
+)
+
+// Exec runs a command in a node container (cluster.Manager.Exec).
+type Exec func(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error)
+
+// Target is the cluster being graded.
+type Target struct {
+	Kubeconfig []byte
+	// Nodes maps a lab's node names (control-plane, worker, worker2 …) to
+	// node container names.
+	Nodes map[string]string
+	Exec  Exec
+}
+
+// Result is one check's outcome.
+type Result struct {
+	TaskID   string  `json:"taskId"`
+	CheckID  string  `json:"checkId"`
+	Passed   bool    `json:"passed"`
+	Weight   float64 `json:"weight"`
+	Message  string  `json:"message"`
+	Evidence any     `json:"evidence,omitempty"`
+}
+
+// Report is a whole grading.
+type Report struct {
+	Score    float64       `json:"score"`
+	MaxScore float64       `json:"maxScore"`
+	Results  []Result      `json:"results"`
+	Took     time.Duration `json:"tookMs"`
+}
+
+// DefaultTimeout bounds a check without its own timeout.
+const DefaultTimeout = 10 * time.Second
+
+// ErrUnreachable means the cluster's API server did not answer.
+var ErrUnreachable = errors.New("cluster unreachable")
+
+// Grader grades labs.
+type Grader struct{ log *slog.Logger }
+
+// New returns a grader.
+func New(log *slog.Logger) *Grader { return &Grader{log: log} }
+
+// cluster is the clients one grading uses.
+type cluster struct {
+	t      Target
+	core   kubernetes.Interface
+	dyn    dynamic.Interface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+}
+
+func connect(t Target) (*cluster, error) {
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(t.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.Timeout = DefaultTimeout
+	cfg.QPS, cfg.Burst = 50, 100
+	core, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return &cluster{t: t, core: core, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))}, nil
+}
+
+// Grade runs every check of the lab. Each task's weight is shared by its
+// checks. An unreachable API server fails every check with that reason.
+func (g *Grader) Grade(ctx context.Context, lab *labs.Lab, t Target) Report {
+	start := time.Now()
+	var rep Report
+	c, err := connect(t)
+	reachable := err == nil
+	if err == nil {
+		_, err = c.core.Discovery().ServerVersion() // bounded by the client timeout
+		reachable = err == nil
+	}
+	for _, task := range lab.Tasks {
+		rep.MaxScore += float64(task.Weight)
+		w := float64(task.Weight) / float64(len(task.Checks))
+		for _, chk := range task.Checks {
+			r := Result{TaskID: task.ID, CheckID: chk.ID, Weight: w}
+			if !reachable {
+				r.Message = fmt.Sprintf("%s: the API server did not answer (%v); is the control plane running?", ErrUnreachable, err)
+			} else {
+				r.Passed, r.Message, r.Evidence = c.run(ctx, chk)
+			}
+			if r.Passed {
+				rep.Score += w
+			}
+			rep.Results = append(rep.Results, r)
+		}
+	}
+	rep.Took = time.Since(start)
+	return rep
+}
+
+// run runs one check within its timeout; a panic in a check is a failed
+// check, never a crash.
+func (c *cluster) run(ctx context.Context, chk labs.Check) (passed bool, msg string, evidence any) {
+	timeout := chk.Timeout.Duration
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			passed, msg, evidence = false, fmt.Sprintf("the check could not run: %v", p), nil
+		}
+	}()
+	var err error
+	switch {
+	case chk.Resource != nil:
+		passed, msg, evidence, err = c.resource(ctx, chk.Resource)
+	case chk.Access != nil:
+		passed, msg, evidence, err = c.access(ctx, chk.Access)
+	case chk.Nodes != nil:
+		passed, msg, evidence, err = c.nodes(ctx, chk.Nodes)
+	case chk.NodeCommand != nil:
+		passed, msg, evidence, err = c.nodeCommand(ctx, chk.NodeCommand)
+	case chk.Connectivity != nil:
+		passed, msg, evidence, err = c.connectivity(ctx, chk.Connectivity)
+	default:
+		err = errors.New("no check kind")
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, fmt.Sprintf("%s: no answer within %s", chk.Description, timeout), evidence
+		}
+		return false, fmt.Sprintf("%s: %v", chk.Description, err), evidence
+	}
+	if msg == "" {
+		msg = chk.Description
+	}
+	return passed, msg, evidence
+}

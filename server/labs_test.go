@@ -1,0 +1,75 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ckalab/ckalab/grader"
+	"github.com/ckalab/ckalab/labs"
+	"github.com/ckalab/ckalab/server"
+	"github.com/ckalab/ckalab/store"
+)
+
+func TestLabCatalogAndChecks(t *testing.T) {
+	t.Parallel()
+	catalog, err := labs.LoadAll("../labs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	graded := 0
+	e := newEnvWith(t, func(d *server.Deps) {
+		d.Labs = catalog
+		d.Grade = func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
+			graded++
+			return grader.Report{Score: 1.5, MaxScore: 5, Took: 20 * time.Millisecond, Results: []grader.Result{
+				{TaskID: l.Tasks[0].ID, CheckID: l.Tasks[0].Checks[0].ID, Passed: true, Weight: 1.5, Message: "ok", Evidence: map[string]any{"found": []string{"developer"}}},
+				{TaskID: l.Tasks[0].ID, CheckID: l.Tasks[0].Checks[1].ID, Passed: false, Weight: 3.5, Message: "jane cannot list pods in namespace dev yet"},
+			}}
+		}
+	})
+	ctx := context.Background()
+	ana := e.user("ana@example.com", store.RoleStudent)
+	e.user("bo@example.com", store.RoleStudent)
+	teach := e.user("t@example.com", store.RoleInstructor)
+	cohort, _ := e.store.CreateCohort(ctx, "CKA", teach.ID)
+	_ = e.store.AddMember(ctx, cohort.ID, ana.ID, store.CohortStudent)
+	login := func(email string) *client { c := e.client(); c.login(email, "password-"+email); return c }
+	anaC, boC, teachC := login("ana@example.com"), login("bo@example.com"), login("t@example.com")
+
+	r := anaC.do("GET", "/api/v1/labs", nil)
+	if r.Status != 200 || len(r.Body["labs"].([]any)) != len(catalog) {
+		t.Fatalf("labs: %d %v", r.Status, r.Body)
+	}
+	r = anaC.do("GET", "/api/v1/labs/rbac-developer", nil)
+	tasks := r.Body["lab"].(map[string]any)["tasks"].([]any)
+	if r.Status != 200 || len(tasks) != 2 || tasks[0].(map[string]any)["markdown"] == "" {
+		t.Fatalf("lab: %d %v", r.Status, r.Body)
+	}
+	if r := anaC.do("GET", "/api/v1/labs/nope", nil); r.Status != 404 {
+		t.Fatalf("unknown lab: %d", r.Status)
+	}
+
+	envID := inUse(t, e.store, ana.ID, "c-control-plane")
+	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET lab_id = 'rbac-developer' WHERE id = $1`, envID)
+	path := fmt.Sprintf("/api/v1/environments/%s/check", envID)
+	if r := teachC.do("POST", path, map[string]any{}); r.Status != 403 {
+		t.Fatalf("instructor pressed Check: %d", r.Status)
+	}
+	if r := boC.do("POST", path, map[string]any{}); r.Status != 403 {
+		t.Fatalf("another student pressed Check: %d", r.Status)
+	}
+	r = anaC.do("POST", path, map[string]any{})
+	run, _ := r.Body["run"].(map[string]any)
+	if r.Status != 200 || run["score"] != 1.5 || len(run["results"].([]any)) != 2 || graded != 1 {
+		t.Fatalf("check: %d %v", r.Status, r.Body)
+	}
+	hist := fmt.Sprintf("/api/v1/environments/%s/checks", envID)
+	if r := teachC.do("GET", hist, nil); r.Status != 200 || len(r.Body["runs"].([]any)) != 1 {
+		t.Fatalf("instructor history: %d %v", r.Status, r.Body)
+	}
+	if r := boC.do("GET", hist, nil); r.Status != 403 {
+		t.Fatalf("another student read the results: %d", r.Status)
+	}
+}
