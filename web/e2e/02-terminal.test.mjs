@@ -1,27 +1,7 @@
 // A student starts the playground, waits for a real kind cluster, types
 // `kubectl get nodes` in the browser terminal and sees both nodes Ready,
 // reloads the page and finds the same shell, then stops the environment.
-import { startServer, launchBrowser, watchConsole, assert, artifacts, removeClusters } from './harness.mjs'
-
-const screen = (page, node) => page.evaluate((n) => {
-  const el = document.querySelector(`[data-testid="terminal-${n}"]`)
-  const buf = el?.xterm?.buffer.active
-  if (!buf) return ''
-  const lines = []
-  for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '')
-  return lines.join('\n')
-}, node)
-
-async function waitScreen(page, node, re, ms) {
-  const end = Date.now() + ms
-  let text = ''
-  while (Date.now() < end) {
-    text = await screen(page, node)
-    if (re.test(text)) return text
-    await page.waitForTimeout(250)
-  }
-  throw new Error(`terminal never showed ${re}; screen:\n${text}`)
-}
+import { startServer, launchBrowser, watchConsole, assert, artifacts, removeClusters, waitScreen } from './harness.mjs'
 
 export default async function () {
   const prefix = `ckweb${Date.now() % 100000}-`

@@ -74,3 +74,25 @@ export function removeClusters(prefix) {
     try { execFileSync('docker', ['network', 'rm', c + '-net'], { stdio: 'ignore' }) } catch { /* none */ }
   }
 }
+
+// The text on a node's terminal, read from xterm.js's buffer.
+export const screen = (page, node) => page.evaluate((n) => {
+  const el = document.querySelector(`[data-testid="terminal-${n}"]`)
+  const buf = el?.xterm?.buffer.active
+  if (!buf) return ''
+  const lines = []
+  for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '')
+  return lines.join('\n')
+}, node)
+
+export async function waitScreen(page, node, re, ms) {
+  const end = Date.now() + ms
+  let text = ''
+  while (Date.now() < end) {
+    text = await screen(page, node)
+    if (re.test(text)) return text
+    await page.waitForTimeout(250)
+  }
+  throw new Error(`terminal never showed ${re}; screen:\n${text}`)
+}
+

@@ -55,3 +55,9 @@ export type Environment = {
 }
 export type EnvEvent = { id: number; at: string; phase: string; message?: string }
 export type EnvList = { environments: Environment[]; available: boolean; unavailableReason: string; kubernetesVersion: string }
+
+export type LabSummary = { id: string; title: string; domain: string; domainName: string; difficulty: string; minutes: number; topology: string }
+export type LabTask = { id: string; title: string; markdown: string; weight: number; hints: string[]; checks: { id: string; description: string }[] }
+export type Lab = LabSummary & { description?: string; tasks: LabTask[] }
+export type CheckResult = { taskId: string; checkId: string; passed: boolean; weight: number; message: string; evidence?: unknown }
+export type CheckRun = { id: string; at: string; tookMs: number; score: number; maxScore: number; results: CheckResult[] }

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react'
-import { api, ApiError, type EnvList, type Environment, type Me } from '../api'
+import { api, ApiError, type EnvList, type Environment, type LabSummary, type Me } from '../api'
 import { Link, useRouter } from '../router'
 import { Banner } from '../ui'
 
@@ -7,18 +7,22 @@ export function CatalogPage({ me }: { me: Me }) {
   const { navigate } = useRouter()
   const [envs, setEnvs] = useState<EnvList | null>(null)
   const [error, setError] = useState('')
-  const [starting, setStarting] = useState(false)
-  useEffect(() => { api<EnvList>('GET', '/environments').then(setEnvs).catch((e) => setError((e as ApiError).message)) }, [])
+  const [starting, setStarting] = useState('')
+  const [labs, setLabs] = useState<LabSummary[]>([])
+  useEffect(() => {
+    api<EnvList>('GET', '/environments').then(setEnvs).catch((e) => setError((e as ApiError).message))
+    api<{ labs: LabSummary[] }>('GET', '/labs').then((r) => setLabs(r.labs)).catch((e) => setError((e as ApiError).message))
+  }, [])
 
-  const start = async () => {
-    setStarting(true)
+  const start = async (lab: string) => {
+    setStarting(lab)
     setError('')
     try {
-      const r = await api<{ environment: Environment }>('POST', '/environments', { lab: 'playground', topology: '1cp-1w' })
+      const r = await api<{ environment: Environment }>('POST', '/environments', lab === 'playground' ? { lab, topology: '1cp-1w' } : { lab })
       navigate('/env/' + r.environment.id)
     } catch (e) {
       setError((e as ApiError).message)
-      setStarting(false)
+      setStarting('')
     }
   }
   const running = envs?.environments ?? []
@@ -51,11 +55,23 @@ export function CatalogPage({ me }: { me: Me }) {
           <div className="card">
             <strong>Playground</strong>
             <p className="muted">A free cluster of your own: one control plane and one worker, Kubernetes v{envs?.kubernetesVersion ?? '…'}, with kubectl, etcdctl and ssh between nodes.</p>
-            <button className="primary" onClick={start} disabled={starting || !envs?.available}>{starting ? 'Starting…' : 'Start playground'}</button>
+            <button className="primary" onClick={() => start('playground')} disabled={!!starting || !envs?.available}>{starting === 'playground' ? 'Starting…' : 'Start playground'}</button>
           </div>
         </div>
       </section>
-      <p className="muted small">{me.user.role === 'student' ? 'Graded labs appear here when your instructor publishes them.' : 'Graded labs appear here once lab folders are added under labs/.'}</p>
+      <section>
+        <h2>Graded labs</h2>
+        {labs.length === 0 && <p className="muted small">{me.user.role === 'student' ? 'No graded labs on this server yet.' : 'No labs: add lab folders (see the README) and restart ckalab.'}</p>}
+        <div className="cards">
+          {labs.map((l) => (
+            <div key={l.id} className="card">
+              <strong>{l.title}</strong>
+              <p className="muted">{l.domainName} · {l.difficulty} · {l.minutes} min · {l.topology}</p>
+              <button className="primary" onClick={() => start(l.id)} disabled={!!starting || !envs?.available} aria-label={`Start ${l.title}`}>{starting === l.id ? 'Starting…' : 'Start'}</button>
+            </div>
+          ))}
+        </div>
+      </section>
     </div>
   )
 }

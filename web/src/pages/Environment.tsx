@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { api, ApiError, type Environment, type EnvEvent } from '../api'
 import { Terminal } from '../Terminal'
+import { LabPanel } from '../LabPanel'
 import { Banner, Spinner } from '../ui'
 import { useRouter } from '../router'
 
@@ -69,7 +70,9 @@ export function EnvironmentPage({ id }: { id: string }) {
         </div>
       )}
       {env.state === 'in_use' && (
-        <>
+        <div className={env.labId === 'playground' ? '' : 'lab-layout'}>
+          {env.labId !== 'playground' && <LabPanel labId={env.labId} envId={env.id} canCheck />}
+          <div className="lab-terminal">
           <div className="tabs" role="tablist">
             {env.nodes.map((n) => (
               <button key={n.name} role="tab" aria-selected={n.name === current} className={n.name === current ? 'tab active' : 'tab'} onClick={() => setNode(n.name)}>
@@ -82,7 +85,8 @@ export function EnvironmentPage({ id }: { id: string }) {
               {(n.name === current || node) && <Terminal envId={env.id} node={n.name} label={n.name} />}
             </div>
           ))}
-        </>
+          </div>
+        </div>
       )}
     </div>
   )
