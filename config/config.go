@@ -128,7 +128,7 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.PoolSize, "pool-size", "0", "warm clusters kept ready per topology and Kubernetes version")
 	b.add(&c.PoolTopologies, "pool-topologies", "1cp-1w", "comma-separated topologies the warm pool keeps (1cp, 1cp-1w, 1cp-2w …)")
 	b.add(&c.OrphanGrace, "orphan-grace", "10m", "age after which a cluster with this server's prefix but no environment is deleted")
-	b.add(&c.MaxEnvs, "max-environments", "8", "clusters this host runs at once (warm pool included)")
+	b.add(&c.MaxEnvs, "max-environments", "6", "clusters this host runs at once (warm pool included; about 3 per CPU core, see docs/benchmarks.md)")
 	b.add(&c.MaxEnvsPerUser, "max-environments-per-user", "1", "environments one student may hold at once")
 	b.add(&c.EnvGrace, "environment-grace", "15m", "time added to a lab's time limit before its environment expires")
 	b.add(&c.NodeMemory, "node-memory", "2g", "memory limit of each node container (docker --memory syntax)")
