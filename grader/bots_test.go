@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -100,8 +101,14 @@ func TestSolutionBots(t *testing.T) {
 					t.Errorf("after the solution, %s/%s fails: %s (evidence %v)", r.TaskID, r.CheckID, r.Message, r.Evidence)
 				}
 			}
-			timings = append(timings, fmt.Sprintf("%s %s", lab.ID, after.Took.Round(time.Millisecond)))
+			// Grading time over repeated gradings, for docs/benchmarks.md.
+			took := []time.Duration{after.Took}
+			for range 4 {
+				took = append(took, g.Grade(ctx, lab, target).Took)
+			}
+			slices.Sort(took)
+			timings = append(timings, fmt.Sprintf("%s p50 %s p95 %s", lab.ID, took[2].Round(time.Millisecond), took[4].Round(time.Millisecond)))
 		})
 	}
-	t.Logf("BENCH grading time per lab (after the solution): %s", strings.Join(timings, ", "))
+	t.Logf("BENCH grading time per lab over 5 gradings: %s", strings.Join(timings, ", "))
 }

@@ -152,6 +152,10 @@ func (c *cluster) run(ctx context.Context, chk labs.Check) (passed bool, msg str
 		passed, msg, evidence, err = c.nodeCommand(ctx, chk.NodeCommand)
 	case chk.Connectivity != nil:
 		passed, msg, evidence, err = c.connectivity(ctx, chk.Connectivity)
+	case chk.Logs != nil:
+		passed, msg, evidence, err = c.logs(ctx, chk.Logs)
+	case chk.Events != nil:
+		passed, msg, evidence, err = c.events(ctx, chk.Events)
 	default:
 		err = errors.New("no check kind")
 	}

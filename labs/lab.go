@@ -82,6 +82,26 @@ type Check struct {
 	Connectivity *ConnectivityCheck `yaml:"connectivity"`
 	NodeCommand  *NodeCommandCheck  `yaml:"nodeCommand"`
 	Nodes        *NodesCheck        `yaml:"nodes"`
+	Logs         *LogsCheck         `yaml:"logs"`
+	Events       *EventsCheck       `yaml:"events"`
+}
+
+// LogsCheck matches a pod's log (the first pod of a selector).
+type LogsCheck struct {
+	Namespace string `yaml:"namespace"`
+	Pod       string `yaml:"pod"`
+	Selector  string `yaml:"selector"`
+	Container string `yaml:"container"`
+	Matches   string `yaml:"matches"` // regular expression the log must match
+}
+
+// EventsCheck looks for an event about an object.
+type EventsCheck struct {
+	Namespace string `yaml:"namespace"`
+	Kind      string `yaml:"kind"` // of the involved object, e.g. Pod
+	Name      string `yaml:"name"`
+	Reason    string `yaml:"reason"`
+	Matches   string `yaml:"matches"` // regular expression on the message
 }
 
 // ResourceCheck looks at objects: existence, count, a field, a condition.

@@ -214,8 +214,25 @@ func (v *validator) check(p string, c *Check, ids map[string]bool, workers int) 
 			v.at(p+".nodes", "nodes needs something to check")
 		}
 	}
+	if l := c.Logs; l != nil {
+		kinds++
+		if l.Namespace == "" || (l.Pod == "") == (l.Selector == "") {
+			v.at(p+".logs", "logs needs namespace and one of pod or selector")
+		}
+		v.regexp(p+".logs.matches", l.Matches, true)
+	}
+	if e := c.Events; e != nil {
+		kinds++
+		if e.Namespace == "" || e.Name == "" || e.Kind == "" {
+			v.at(p+".events", "events needs namespace, kind and name of the object")
+		}
+		if e.Reason == "" && e.Matches == "" {
+			v.at(p+".events", "events needs a reason or matches")
+		}
+		v.regexp(p+".events.matches", e.Matches, false)
+	}
 	if kinds != 1 {
-		v.at(p, "a check has exactly one kind: resource, access, connectivity, nodeCommand or nodes")
+		v.at(p, "a check has exactly one kind: resource, access, connectivity, nodeCommand, nodes, logs or events")
 	}
 }
 
@@ -233,4 +250,16 @@ func shortErr(err error) string {
 		return "no such file in the lab folder"
 	}
 	return err.Error()
+}
+
+func (v *validator) regexp(path, re string, required bool) {
+	if re == "" {
+		if required {
+			v.at(path, "a regular expression is required")
+		}
+		return
+	}
+	if _, err := regexp.Compile(re); err != nil {
+		v.at(path, "%v", err)
+	}
 }

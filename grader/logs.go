@@ -1,0 +1,65 @@
+package grader
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/ckalab/ckalab/labs"
+)
+
+// logs matches the last 500 lines of a pod's log.
+func (c *cluster) logs(ctx context.Context, l *labs.LogsCheck) (bool, string, any, error) {
+	pods := c.core.CoreV1().Pods(l.Namespace)
+	name := l.Pod
+	if name == "" {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: l.Selector})
+		if err != nil {
+			return false, "", nil, err
+		}
+		if len(list.Items) == 0 {
+			return false, fmt.Sprintf("no pod with labels %s in %s", l.Selector, l.Namespace), nil, nil
+		}
+		name = list.Items[0].Name
+	}
+	tail := int64(500)
+	raw, err := pods.GetLogs(name, &corev1.PodLogOptions{Container: l.Container, TailLines: &tail}).DoRaw(ctx)
+	if err != nil {
+		return false, fmt.Sprintf("no log from pod %s/%s: %v", l.Namespace, name, err), nil, nil
+	}
+	ev := map[string]any{"pod": name, "tail": tailString(string(raw), 1000)}
+	if !regexp.MustCompile(l.Matches).Match(raw) {
+		return false, fmt.Sprintf("the log of %s/%s does not show %s", l.Namespace, name, l.Matches), ev, nil
+	}
+	return true, "", ev, nil
+}
+
+// events looks for an event about an object with a reason and message.
+func (c *cluster) events(ctx context.Context, e *labs.EventsCheck) (bool, string, any, error) {
+	sel := fields.Set{"involvedObject.kind": e.Kind, "involvedObject.name": c.expand(e.Name)}
+	if e.Reason != "" {
+		sel["reason"] = e.Reason
+	}
+	list, err := c.core.CoreV1().Events(e.Namespace).List(ctx, metav1.ListOptions{FieldSelector: sel.AsSelector().String()})
+	if err != nil {
+		return false, "", nil, err
+	}
+	var seen []string
+	for _, ev := range list.Items {
+		seen = append(seen, ev.Reason+": "+ev.Message)
+		if e.Matches == "" || regexp.MustCompile(e.Matches).MatchString(ev.Message) {
+			return true, "", map[string]any{"event": ev.Reason + ": " + ev.Message}, nil
+		}
+	}
+	what := e.Kind + " " + e.Name
+	if e.Reason != "" {
+		what = e.Reason + " event for " + what
+	} else {
+		what = "event for " + what
+	}
+	return false, fmt.Sprintf("no %s matching %q", what, e.Matches), map[string]any{"events": seen}, nil
+}
