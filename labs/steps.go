@@ -21,13 +21,9 @@ func (l *Lab) RunSteps(ctx context.Context, steps []Step, nodes map[string]strin
 		var err error
 		switch {
 		case s.Apply != "", s.Manifest != "":
-			manifest := s.Manifest
-			if s.Apply != "" {
-				b, rerr := fs.ReadFile(l.fsys, s.Apply)
-				if rerr != nil {
-					return fmt.Errorf("step %d: %w", i+1, rerr)
-				}
-				manifest = string(b)
+			manifest, rerr := l.Manifest(s)
+			if rerr != nil {
+				return fmt.Errorf("step %d: %w", i+1, rerr)
 			}
 			_, err = exec(ctx, cp, strings.NewReader(manifest), "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "apply", "-f", "-")
 		case s.Run != nil:
@@ -56,4 +52,13 @@ func NodeNames(controlPlane string, workers []string) map[string]string {
 		m[fmt.Sprintf("worker%d", i+1)] = w
 	}
 	return m
+}
+
+// Manifest is the manifest a step applies, inline or from its file.
+func (l *Lab) Manifest(s Step) (string, error) {
+	if s.Apply == "" {
+		return s.Manifest, nil
+	}
+	b, err := fs.ReadFile(l.fsys, s.Apply)
+	return string(b), err
 }

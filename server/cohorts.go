@@ -359,3 +359,31 @@ func (s *Server) acceptInvite(c *gin.Context) {
 	_ = s.store.Audit(c.Request.Context(), &u.ID, "cohort.join", cohortID.String(), nil, c.ClientIP())
 	c.JSON(http.StatusOK, resp)
 }
+
+// updateCohort changes a cohort's settings (its instructors only).
+func (s *Server) updateCohort(c *gin.Context) {
+	var req struct {
+		ShowSolutions *bool `json:"showSolutions"`
+	}
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	ch, role, ok := s.cohortAccess(c)
+	if !ok {
+		return
+	}
+	if role != store.CohortInstructor {
+		s.fail(c, errForbidden("only the cohort's instructors change its settings"))
+		return
+	}
+	if req.ShowSolutions != nil {
+		if err := s.store.SetShowSolutions(c.Request.Context(), ch.ID, *req.ShowSolutions); err != nil {
+			s.fail(c, err)
+			return
+		}
+		ch.ShowSolutions = *req.ShowSolutions
+		u := currentUser(c)
+		_ = s.store.Audit(c.Request.Context(), &u.ID, "cohort.show_solutions", ch.ID.String(), map[string]any{"show": *req.ShowSolutions}, c.ClientIP())
+	}
+	c.JSON(http.StatusOK, gin.H{"cohort": toCohort(ch)})
+}

@@ -167,3 +167,54 @@ func (s *Server) listChecks(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"runs": out})
 }
+
+// getSolution shows a lab's solution: to instructors and admins watching
+// the environment, and to its student after a Check when one of their
+// cohorts shows solutions.
+func (s *Server) getSolution(c *gin.Context) {
+	e, role, ok := s.environment(c)
+	if !ok {
+		return
+	}
+	l := s.lab(e.LabID)
+	if l == nil {
+		s.fail(c, errNotFound("this environment has no lab solution"))
+		return
+	}
+	if role == terminal.Control {
+		runs, err := s.store.CheckRuns(c.Request.Context(), e.ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		visible, err := s.store.SolutionsVisible(c.Request.Context(), currentUser(c).ID)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if len(runs) == 0 || !visible {
+			s.fail(c, errForbidden("the solution shows after a Check, when your instructor allows it"))
+			return
+		}
+	}
+	type apiStep struct {
+		Manifest string `json:"manifest,omitempty"`
+		Node     string `json:"node,omitempty"`
+		Script   string `json:"script,omitempty"`
+	}
+	steps := []apiStep{}
+	for _, st := range l.Solution {
+		switch {
+		case st.Run != nil:
+			steps = append(steps, apiStep{Node: st.Run.Node, Script: st.Run.Script})
+		default:
+			m, err := l.Manifest(st)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			steps = append(steps, apiStep{Manifest: m})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"steps": steps})
+}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,23 @@ func TestLabCatalogAndChecks(t *testing.T) {
 	}
 	if r := boC.do("GET", hist, nil); r.Status != 403 {
 		t.Fatalf("another student read the results: %d", r.Status)
+	}
+
+	// The solution: the instructor sees it; the student once allowed.
+	sol := fmt.Sprintf("/api/v1/environments/%s/solution", envID)
+	if r := teachC.do("GET", sol, nil); r.Status != 200 || len(r.Body["steps"].([]any)) == 0 {
+		t.Fatalf("instructor solution: %d %v", r.Status, r.Body)
+	}
+	if r := anaC.do("GET", sol, nil); r.Status != 403 {
+		t.Fatalf("student saw the solution before it was allowed: %d", r.Status)
+	}
+	if r := anaC.do("PATCH", "/api/v1/cohorts/"+cohort.ID.String(), map[string]any{"showSolutions": true}); r.Status != 403 {
+		t.Fatalf("student changed cohort settings: %d", r.Status)
+	}
+	if r := teachC.do("PATCH", "/api/v1/cohorts/"+cohort.ID.String(), map[string]any{"showSolutions": true}); r.Status != 200 {
+		t.Fatalf("show solutions: %d %v", r.Status, r.Body)
+	}
+	if r := anaC.do("GET", sol, nil); r.Status != 200 || !strings.Contains(fmt.Sprint(r.Body["steps"]), "kubectl create role developer") {
+		t.Fatalf("student solution after a check: %d %v", r.Status, r.Body)
 	}
 }

@@ -46,6 +46,7 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	my.GET("/cohorts", s.listCohorts)
 	my.POST("/cohorts", s.requireRole(store.RoleInstructor, store.RoleAdmin), s.createCohort)
 	my.GET("/cohorts/:id", s.getCohort)
+	my.PATCH("/cohorts/:id", s.updateCohort)
 	my.GET("/cohorts/:id/invites", s.listInvites)
 	my.POST("/cohorts/:id/invites", s.createInvites)
 	my.GET("/audit", s.requireRole(store.RoleAdmin), s.listAudit)
@@ -61,6 +62,7 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	my.GET("/environments/:id/terminal", s.openTerminal)
 	my.POST("/environments/:id/check", s.checkEnvironment)
 	my.GET("/environments/:id/checks", s.listChecks)
+	my.GET("/environments/:id/solution", s.getSolution)
 
 	e.NoRoute(s.noRoute)
 	e.NoMethod(func(c *gin.Context) {

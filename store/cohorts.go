@@ -269,3 +269,25 @@ func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, existing *Us
 	})
 	return u, cohortID, err
 }
+
+// SetShowSolutions lets (or stops) a cohort's students see lab solutions
+// after an attempt.
+func (s *Store) SetShowSolutions(ctx context.Context, cohortID uuid.UUID, show bool) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE cohorts SET show_solutions = $2 WHERE id = $1`, cohortID, show)
+	if err != nil {
+		return mapErr(err, "show solutions")
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// SolutionsVisible reports whether one of the student's cohorts shows
+// solutions.
+func (s *Store) SolutionsVisible(ctx context.Context, userID uuid.UUID) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
+		WHERE m.user_id = $1 AND c.show_solutions)`, userID).Scan(&ok)
+	return ok, mapErr(err, "solutions visible")
+}

@@ -10,6 +10,10 @@ export function LabPanel({ labId, envId, canCheck }: { labId: string; envId: str
   const [run, setRun] = useState<CheckRun | null>(null)
   const [checking, setChecking] = useState(false)
   const [error, setError] = useState('')
+  const [solution, setSolution] = useState<{ manifest?: string; node?: string; script?: string }[] | null>(null)
+  const showSolution = async () => {
+    try { setSolution((await api<{ steps: { manifest?: string; node?: string; script?: string }[] }>('GET', `/environments/${envId}/solution`)).steps) } catch (e) { setError((e as ApiError).message) }
+  }
   useEffect(() => {
     api<{ lab: Lab }>('GET', `/labs/${labId}`).then((r) => setLab(r.lab)).catch((e) => setError((e as ApiError).message))
     api<{ runs: CheckRun[] }>('GET', `/environments/${envId}/checks`).then((r) => setRun(r.runs[0] ?? null)).catch(() => {})
@@ -48,6 +52,13 @@ export function LabPanel({ labId, envId, canCheck }: { labId: string; envId: str
       ))}
       {error && <Banner kind="error">{error}</Banner>}
       {canCheck && <button className="primary" onClick={check} disabled={checking}>{checking ? 'Checking…' : 'Check'}</button>}
+      {run && !solution && <button className="ghost small" onClick={showSolution}>Show the solution</button>}
+      {solution && (
+        <section className="solution" aria-label="Solution">
+          <h3>Solution</h3>
+          {solution.map((st, i) => <pre key={i}>{st.script ? `# on ${st.node}\n${st.script}` : `# kubectl apply -f - <<EOF\n${st.manifest}EOF`}</pre>)}
+        </section>
+      )}
       {run && <p className="score" role="status">Score: {run.score.toFixed(1)} / {run.maxScore} <span className="muted small">({new Date(run.at).toLocaleTimeString()}, {run.tookMs} ms)</span></p>}
     </aside>
   )

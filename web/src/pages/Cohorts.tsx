@@ -78,7 +78,16 @@ export function CohortPage({ id }: { id: string }) {
   if (!cohort) return <Spinner label="Loading cohort" />
   return (
     <div>
-      <div className="page-head"><div><p className="crumb"><Link to="/cohorts">Cohorts</Link> /</p><h1>{cohort.name}</h1></div></div>
+      <div className="page-head">
+        <div><p className="crumb"><Link to="/cohorts">Cohorts</Link> /</p><h1>{cohort.name}</h1></div>
+        {cohort.myRole === 'instructor' && (
+          <label className="toggle">
+            <input type="checkbox" checked={cohort.showSolutions} onChange={async (e) => {
+              try { setCohort((await api<{ cohort: Cohort }>('PATCH', '/cohorts/' + id, { showSolutions: e.target.checked })).cohort) } catch (err) { setError((err as ApiError).message) }
+            }} /> Students may see solutions after a Check
+          </label>
+        )}
+      </div>
       <div className="two-col">
         <section className="panel">
           <h2>Members</h2>
