@@ -89,7 +89,7 @@ func TestSolutionBots(t *testing.T) {
 			}
 			// Controllers need a moment after the solution: grade until all pass.
 			var after grader.Report
-			for i := 0; i < 30; i++ {
+			for i := 0; i < 60; i++ {
 				after = g.Grade(ctx, lab, target)
 				if after.Score == after.MaxScore {
 					break
