@@ -166,7 +166,11 @@ func (s *Server) environmentEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
+	after, err := strconv.ParseInt(c.DefaultQuery("after", "0"), 10, 64)
+	if err != nil {
+		s.fail(c, errBadRequest("after must be an event id", nil))
+		return
+	}
 	events, err := s.store.EnvEvents(c.Request.Context(), e.ID, after)
 	if err != nil {
 		s.fail(c, err)

@@ -101,8 +101,12 @@ func (s *Server) openTerminal(c *gin.Context) {
 		s.fail(c, errBadRequest("watching needs a terminal token (GET …/terminals lists them)", nil))
 		return
 	}
-	cols, _ := strconv.ParseUint(c.DefaultQuery("cols", "80"), 10, 16)
-	rows, _ := strconv.ParseUint(c.DefaultQuery("rows", "24"), 10, 16)
+	cols, cerr := strconv.ParseUint(c.DefaultQuery("cols", "80"), 10, 16)
+	rows, rerr := strconv.ParseUint(c.DefaultQuery("rows", "24"), 10, 16)
+	if cerr != nil || rerr != nil || cols == 0 || rows == 0 || cols > 1000 || rows > 500 {
+		s.fail(c, errBadRequest("cols and rows must be whole numbers, 1-1000 and 1-500", nil))
+		return
+	}
 	u := currentUser(c)
 	sess, err := s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Node: node, Container: node}, token, u.ID, uint16(cols), uint16(rows))
 	if err != nil {

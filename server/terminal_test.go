@@ -216,6 +216,14 @@ func TestTerminalAccessControl(t *testing.T) {
 	refused(boC, path, "", 403)
 	refused(anaC, path, "https://evil.example", 403)
 	refused(anaC, path+"?node=elsewhere", "", 400)
+	refused(anaC, path+"?cols=abc", "", 400)
+	refused(anaC, path+"?rows=0", "", 400)
+	if r := anaC.do("GET", "/api/v1/environments/"+envID.String()+"/events?after=x", nil); r.Status != 400 || errCode(r) != "bad_request" {
+		t.Fatalf("bad after: %d %v", r.Status, r.Body)
+	}
+	if r := anaC.do("GET", "/api/v1/environments/"+envID.String()+"/events?after=0", nil); r.Status != 200 {
+		t.Fatalf("events: %d %v", r.Status, r.Body)
+	}
 
 	// The owner types and sees the echo; the hello carries a reconnect token.
 	own := openTerm(t, anaC, path)
