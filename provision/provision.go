@@ -66,7 +66,11 @@ type Provisioner struct {
 	wakeCreate, wakeSetup, wakeReap chan struct{}
 	running                         sync.WaitGroup
 	reconciled                      chan struct{}
+	lastSweep                       time.Time // reap worker only
 }
+
+// sweepEvery is how often the reaper looks for stray clusters.
+const sweepEvery = time.Minute
 
 // Reconciled is closed once Run has reconciled PostgreSQL with Docker and
 // its workers are starting.
@@ -449,6 +453,11 @@ func (p *Provisioner) reapStep(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if len(deleting) == 0 {
+		// Strays are rare: look for them once a minute, not every poll.
+		if time.Since(p.lastSweep) < sweepEvery {
+			return false, nil
+		}
+		p.lastSweep = time.Now()
 		return false, p.sweep(ctx)
 	}
 	e := deleting[0]

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ckalab/ckalab/cluster"
 	"github.com/ckalab/ckalab/store"
 )
 
@@ -44,7 +45,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) error {
 		}
 		_ = p.store.AddEnvEvent(ctx, e.ID, "failed", reason)
 	}
-	return p.sweep(ctx)
+	return p.sweepClusters(ctx, clusters)
 }
 
 // sweep deletes this provisioner's clusters that no live environment
@@ -55,6 +56,10 @@ func (p *Provisioner) sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return p.sweepClusters(ctx, clusters)
+}
+
+func (p *Provisioner) sweepClusters(ctx context.Context, clusters map[string]*cluster.Summary) error {
 	for name, c := range clusters {
 		if !strings.HasPrefix(name, p.cfg.Prefix) {
 			continue
