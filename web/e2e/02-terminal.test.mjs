@@ -1,7 +1,7 @@
 // A student starts the playground, waits for a real kind cluster, types
 // `kubectl get nodes` in the browser terminal and sees both nodes Ready,
 // reloads the page and finds the same shell, then stops the environment.
-import { startServer, launchBrowser, watchConsole, assert, artifacts, removeClusters, waitScreen } from './harness.mjs'
+import { startServer, launchBrowser, watchConsole, assert, artifacts, removeClusters, waitScreen, stopEnvironment } from './harness.mjs'
 
 export default async function () {
   const prefix = `ckweb${Date.now() % 100000}-`
@@ -50,15 +50,7 @@ export default async function () {
     await page.keyboard.type('hostname\n')
     await waitScreen(page, worker, new RegExp('^' + worker + '$', 'm'), 10000)
 
-    const envId = new URL(page.url()).pathname.split('/').pop()
-    await page.getByRole('button', { name: 'Stop environment' }).click()
-    await page.getByRole('heading', { name: 'Labs', exact: true }).waitFor()
-    // Wait for the cluster to be gone before the server stops.
-    for (let i = 0; i < 120; i++) {
-      const state = await page.evaluate(async (id) => (await (await fetch('/api/v1/environments/' + id)).json()).environment.state, envId)
-      if (state === 'deleted') break
-      await page.waitForTimeout(500)
-    }
+    await stopEnvironment(page)
     assert(errors.length === 0, 'browser errors: ' + errors.join('\n'))
   } finally {
     await browser.close()

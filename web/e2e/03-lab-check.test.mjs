@@ -1,7 +1,7 @@
 // A student starts a graded lab, reads its tasks, presses Check (failing
 // checks with reasons), solves it in the terminal and checks again: full
 // marks, visible to the instructor's history.
-import { startServer, launchBrowser, watchConsole, assert, artifacts, removeClusters, waitScreen } from './harness.mjs'
+import { startServer, launchBrowser, watchConsole, assert, artifacts, removeClusters, waitScreen, stopEnvironment } from './harness.mjs'
 
 export default async function () {
   const prefix = `cklab${Date.now() % 100000}-`
@@ -45,13 +45,7 @@ export default async function () {
     const envId = new URL(page.url()).pathname.split('/').pop()
     const runs = await page.evaluate(async (id) => (await (await fetch(`/api/v1/environments/${id}/checks`)).json()).runs, envId)
     assert(runs.length === 2 && runs[0].score === 5 && runs[1].score < 5, 'history ' + JSON.stringify(runs.map((r) => r.score)))
-    await page.getByRole('button', { name: 'Stop environment' }).click()
-    await page.getByRole('heading', { name: 'Labs', exact: true }).waitFor()
-    for (let i = 0; i < 120; i++) {
-      const state = await page.evaluate(async (id) => (await (await fetch('/api/v1/environments/' + id)).json()).environment.state, envId)
-      if (state === 'deleted') break
-      await page.waitForTimeout(500)
-    }
+    await stopEnvironment(page)
     assert(errors.length === 0, 'browser errors: ' + errors.join('\n'))
   } finally {
     await browser.close()

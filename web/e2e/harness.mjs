@@ -96,3 +96,17 @@ export async function waitScreen(page, node, re, ms) {
   throw new Error(`terminal never showed ${re}; screen:\n${text}`)
 }
 
+
+// stopEnvironment presses Stop on the environment page and waits until its
+// cluster is deleted, so the server is not stopped with a cluster half-gone.
+export async function stopEnvironment(page) {
+  const envId = new URL(page.url()).pathname.split('/').pop()
+  await page.getByRole('button', { name: 'Stop environment' }).click()
+  await page.getByRole('heading', { name: 'Labs', exact: true }).waitFor()
+  let state = ''
+  for (let i = 0; i < 240 && state !== 'deleted'; i++) {
+    state = await page.evaluate(async (id) => (await (await fetch('/api/v1/environments/' + id)).json()).environment.state, envId)
+    if (state !== 'deleted') await page.waitForTimeout(500)
+  }
+  assert(state === 'deleted', `environment ${envId} is ${state} two minutes after Stop`)
+}
