@@ -178,26 +178,27 @@ func (c *cluster) access(ctx context.Context, a *labs.AccessCheck) (bool, string
 	}
 }
 
-func (c *cluster) nodes(ctx context.Context, n *labs.NodesCheck) (bool, string, any, error) {
+// NodeInfo is a node's state as the API server reports it.
+type NodeInfo struct {
+	Name        string   `json:"name"`
+	Kubelet     string   `json:"kubelet"`
+	Ready       bool     `json:"ready"`
+	Schedulable bool     `json:"schedulable"`
+	Taints      []string `json:"taints,omitempty"`
+}
+
+// nodeInfos lists the cluster's nodes, or only the container named want.
+func (c *cluster) nodeInfos(ctx context.Context, want string) ([]NodeInfo, error) {
 	list, err := c.core.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return false, "", nil, err
+		return nil, err
 	}
-	want := ""
-	if n.Node != "" {
-		want = c.t.Nodes[n.Node]
-	}
-	type nodeInfo struct {
-		Name, Kubelet      string
-		Ready, Schedulable bool
-		Taints             []string
-	}
-	var infos []nodeInfo
+	var infos []NodeInfo
 	for _, node := range list.Items {
 		if want != "" && node.Name != want {
 			continue
 		}
-		info := nodeInfo{Name: node.Name, Kubelet: node.Status.NodeInfo.KubeletVersion, Schedulable: !node.Spec.Unschedulable}
+		info := NodeInfo{Name: node.Name, Kubelet: node.Status.NodeInfo.KubeletVersion, Schedulable: !node.Spec.Unschedulable}
 		for _, cond := range node.Status.Conditions {
 			if cond.Type == corev1.NodeReady {
 				info.Ready = cond.Status == corev1.ConditionTrue
@@ -211,6 +212,18 @@ func (c *cluster) nodes(ctx context.Context, n *labs.NodesCheck) (bool, string, 
 			info.Taints = append(info.Taints, s+":"+string(t.Effect))
 		}
 		infos = append(infos, info)
+	}
+	return infos, nil
+}
+
+func (c *cluster) nodes(ctx context.Context, n *labs.NodesCheck) (bool, string, any, error) {
+	want := ""
+	if n.Node != "" {
+		want = c.t.Nodes[n.Node]
+	}
+	infos, err := c.nodeInfos(ctx, want)
+	if err != nil {
+		return false, "", nil, err
 	}
 	if len(infos) == 0 {
 		return false, fmt.Sprintf("node %s not found", n.Node), nil, nil

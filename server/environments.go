@@ -77,27 +77,9 @@ func (s *Server) startEnvironment(c *gin.Context) {
 	if !s.bindJSON(c, &req) || !s.environmentsReady(c) {
 		return
 	}
-	if req.Lab == "" {
-		req.Lab = playground
-	}
-	sr := provision.StartRequest{UserID: currentUser(c).ID, LabID: req.Lab, Version: s.cfg.K8sVersion, TimeLimit: time.Hour + s.cfg.EnvGrace}
-	if l := s.lab(req.Lab); l != nil {
-		sr.Topology, sr.TimeLimit = topologyOf(l), l.TimeLimit.Duration+s.cfg.EnvGrace
-		if v := l.Topology.KubernetesVersion; v != "" {
-			sr.Version = v
-		}
-	} else if req.Lab == playground {
-		if req.Topology == "" {
-			req.Topology = "1cp-1w"
-		}
-		topo, err := provision.ParseTopology(req.Topology)
-		if err != nil {
-			s.fail(c, errBadRequest(err.Error(), nil))
-			return
-		}
-		sr.Topology = topo
-	} else {
-		s.fail(c, errNotFound("no lab "+strconv.Quote(req.Lab)))
+	sr, err := s.startRequest(currentUser(c).ID, req.Lab, req.Topology)
+	if err != nil {
+		s.fail(c, err)
 		return
 	}
 	u := currentUser(c)
@@ -106,8 +88,36 @@ func (s *Server) startEnvironment(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.start", e.ID.String(), map[string]any{"lab": req.Lab}, c.ClientIP())
+	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.start", e.ID.String(), map[string]any{"lab": sr.LabID}, c.ClientIP())
 	c.JSON(http.StatusAccepted, gin.H{"environment": s.withPosition(c, e)})
+}
+
+// startRequest asks for an environment for a lab, or for the playground
+// with a topology (default one control plane and one worker).
+func (s *Server) startRequest(user uuid.UUID, lab, topology string) (provision.StartRequest, error) {
+	if lab == "" {
+		lab = playground
+	}
+	sr := provision.StartRequest{UserID: user, LabID: lab, Version: s.cfg.K8sVersion, TimeLimit: time.Hour + s.cfg.EnvGrace}
+	if l := s.lab(lab); l != nil {
+		sr.Topology, sr.TimeLimit = topologyOf(l), l.TimeLimit.Duration+s.cfg.EnvGrace
+		if v := l.Topology.KubernetesVersion; v != "" {
+			sr.Version = v
+		}
+		return sr, nil
+	}
+	if lab != playground {
+		return sr, errNotFound("no lab " + strconv.Quote(lab))
+	}
+	if topology == "" {
+		topology = "1cp-1w"
+	}
+	topo, err := provision.ParseTopology(topology)
+	if err != nil {
+		return sr, errBadRequest(err.Error(), nil)
+	}
+	sr.Topology = topo
+	return sr, nil
 }
 
 func (s *Server) withPosition(c *gin.Context, e store.Environment) apiEnvironment {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/labs"
@@ -28,6 +29,8 @@ type apiLab struct {
 	Topology    string    `json:"topology"`
 	Description string    `json:"description,omitempty"`
 	Tasks       []apiTask `json:"tasks,omitempty"`
+	// Progress is the caller's best standing in the lab, once checked.
+	Progress *apiProgress `json:"progress,omitempty"`
 }
 
 type apiTask struct {
@@ -35,7 +38,7 @@ type apiTask struct {
 	Title    string     `json:"title"`
 	Markdown string     `json:"markdown"`
 	Weight   int        `json:"weight"`
-	Hints    []string   `json:"hints"`
+	Hints    int        `json:"hints"` // how many; revealed one at a time
 	Checks   []apiCheck `json:"checks"`
 }
 
@@ -52,10 +55,7 @@ func toLab(l *labs.Lab, full bool) apiLab {
 	}
 	out.Description = l.Description
 	for _, t := range l.Tasks {
-		at := apiTask{ID: t.ID, Title: t.Title, Markdown: t.Markdown, Weight: t.Weight, Hints: t.Hints, Checks: []apiCheck{}}
-		if at.Hints == nil {
-			at.Hints = []string{}
-		}
+		at := apiTask{ID: t.ID, Title: t.Title, Markdown: t.Markdown, Weight: t.Weight, Hints: len(t.Hints), Checks: []apiCheck{}}
 		for _, c := range t.Checks {
 			at.Checks = append(at.Checks, apiCheck{c.ID, c.Description})
 		}
@@ -74,9 +74,18 @@ func (s *Server) lab(id string) *labs.Lab {
 }
 
 func (s *Server) listLabs(c *gin.Context) {
+	me := currentUser(c).ID
+	progress, ok := s.progressOf(c, []uuid.UUID{me})
+	if !ok {
+		return
+	}
 	out := make([]apiLab, 0, len(s.labs))
 	for _, l := range s.labs {
-		out = append(out, toLab(l, false))
+		al := toLab(l, false)
+		if p, ok := progress[me][l.ID]; ok {
+			al.Progress = &p
+		}
+		out = append(out, al)
 	}
 	c.JSON(http.StatusOK, gin.H{"labs": out})
 }
@@ -130,6 +139,7 @@ func (s *Server) checkEnvironment(c *gin.Context) {
 		return
 	}
 	defer mu.Unlock()
+	_ = s.store.TouchEnvironment(c.Request.Context(), e.ID)
 	ctx, cancel := contextTimeout(c, 2*time.Minute)
 	defer cancel()
 	rep := s.grade(ctx, l, e)

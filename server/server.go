@@ -21,6 +21,7 @@ import (
 
 	"github.com/ckalab/ckalab/auth"
 	"github.com/ckalab/ckalab/config"
+	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/store"
@@ -38,7 +39,12 @@ type Deps struct {
 	// Labs is the catalog; Grade grades an environment against its lab.
 	Labs  []*labs.Lab
 	Grade GradeFunc
+	// Health reports an environment's cluster for its instructor.
+	Health HealthFunc
 }
+
+// HealthFunc asks an environment's cluster for its nodes' state.
+type HealthFunc func(ctx context.Context, env store.Environment) grader.Health
 
 // Environments is what the server asks of the provisioner.
 type Environments interface {
@@ -61,6 +67,7 @@ type Server struct {
 	terminals *terminal.Manager
 	labs      []*labs.Lab
 	grade     GradeFunc
+	health    HealthFunc
 	grading   sync.Map // environment id -> *sync.Mutex, one check at a time
 
 	// sockets tracks hijacked connections (websockets) so shutdown can
@@ -80,7 +87,7 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 		limiter: auth.NewLimiter(cfg.LoginRateLimit, 15*time.Minute),
 		drain:   make(chan struct{}),
 
-		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade,
+		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade, health: deps.Health,
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
 	"github.com/ckalab/ckalab/store"
@@ -23,6 +25,8 @@ const (
 	termPongWait   = 60 * time.Second
 	termPingPeriod = 25 * time.Second
 	termWriteWait  = 10 * time.Second
+	// activityEvery spaces the student activity a shell records.
+	activityEvery = 30 * time.Second
 )
 
 type termMessage struct {
@@ -130,12 +134,12 @@ func (s *Server) openTerminal(c *gin.Context) {
 	if role == terminal.View {
 		_ = s.store.Audit(c.Request.Context(), &u.ID, "terminal.watch", e.ID.String(), map[string]any{"node": node}, c.ClientIP())
 	}
-	s.serveTerminal(conn, sess, u, role)
+	s.serveTerminal(conn, sess, u, role, e.ID)
 }
 
 // serveTerminal runs one socket: this goroutine reads, one writer
 // goroutine owns every write.
-func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u store.User, role terminal.Role) {
+func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u store.User, role terminal.Role, env uuid.UUID) {
 	defer conn.Close()
 	client, replay, err := sess.Attach(u.ID, u.Name, role)
 	if err != nil {
@@ -158,6 +162,7 @@ func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u s
 	_ = conn.SetReadDeadline(time.Now().Add(termPongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(termPongWait)) })
 	closed := false
+	var touched time.Time // the last activity recorded
 	closeWith := func(code int, text string) {
 		closed = true
 		select {
@@ -181,7 +186,14 @@ func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u s
 		}
 		switch m.Type {
 		case "input":
-			if err := sess.Input(client, []byte(m.Data)); errors.Is(err, terminal.ErrViewOnly) {
+			err := sess.Input(client, []byte(m.Data))
+			if err == nil && role == terminal.Control && time.Since(touched) > activityEvery {
+				touched = time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_ = s.store.TouchEnvironment(ctx, env)
+				cancel()
+			}
+			if errors.Is(err, terminal.ErrViewOnly) {
 				select {
 				case client.Notes <- terminal.Note{Type: "notice", Text: "you are watching; take over to type"}:
 				default:

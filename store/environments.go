@@ -57,6 +57,8 @@ type Environment struct {
 	StartedAt   *time.Time
 	ExpiresAt   *time.Time
 	EndedAt     *time.Time
+	// LastActivityAt is the student's last keystroke or Check.
+	LastActivityAt *time.Time
 }
 
 // EnvRequest asks for an environment: owned by a user for a lab, or pooled.
@@ -81,15 +83,17 @@ type EnvEvent struct {
 
 const envCols = `id, user_id, coalesce(lab_id, ''), cohort_id, state, topology, k8s_version, cluster_name,
 	coalesce(kubeconfig, ''), nodes, pooled, coalesce(failure, ''), extract(epoch from time_limit)::float8,
-	created_at, updated_at, ready_at, started_at, expires_at, ended_at`
+	created_at, updated_at, ready_at, started_at, expires_at, ended_at, last_activity_at`
 
-func scanEnv(row pgx.Row) (Environment, error) {
+// scanEnv scans envCols, then any extra columns into extra.
+func scanEnv(row pgx.Row, extra ...any) (Environment, error) {
 	var e Environment
 	var nodes []byte
 	var limit float64
-	err := row.Scan(&e.ID, &e.UserID, &e.LabID, &e.CohortID, &e.State, &e.Topology, &e.K8sVersion, &e.ClusterName,
+	dest := append([]any{&e.ID, &e.UserID, &e.LabID, &e.CohortID, &e.State, &e.Topology, &e.K8sVersion, &e.ClusterName,
 		&e.Kubeconfig, &nodes, &e.Pooled, &e.Failure, &limit,
-		&e.CreatedAt, &e.UpdatedAt, &e.ReadyAt, &e.StartedAt, &e.ExpiresAt, &e.EndedAt)
+		&e.CreatedAt, &e.UpdatedAt, &e.ReadyAt, &e.StartedAt, &e.ExpiresAt, &e.EndedAt, &e.LastActivityAt}, extra...)
+	err := row.Scan(dest...)
 	if err != nil {
 		return e, err
 	}
@@ -270,6 +274,12 @@ func (s *Store) ExtendEnvironment(ctx context.Context, id uuid.UUID, by time.Dur
 		return e, fmt.Errorf("environment %s is not in use: %w", id, ErrConflict)
 	}
 	return e, mapErr(err, "extend environment")
+}
+
+// TouchEnvironment records student activity in an in-use environment.
+func (s *Store) TouchEnvironment(ctx context.Context, id uuid.UUID) error {
+	_, err := s.pool.Exec(ctx, `UPDATE environments SET last_activity_at = now() WHERE id = $1 AND state = 'in_use'`, id)
+	return mapErr(err, "touch environment")
 }
 
 // ExpireDue moves in-use environments past their expiry to expired.

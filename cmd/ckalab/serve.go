@@ -7,6 +7,7 @@ import (
 
 	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/server"
+	"github.com/ckalab/ckalab/store"
 	"github.com/ckalab/ckalab/terminal"
 	"github.com/ckalab/ckalab/web"
 )
@@ -44,7 +45,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		deps.EnvsDown = err.Error()
 	} else {
 		deps.Envs = prov
-		deps.Grade = gradeWith(grader.New(log.With("component", "grader")), clusters)
+		g := grader.New(log.With("component", "grader"))
+		deps.Grade = gradeWith(g, clusters)
+		deps.Health = func(ctx context.Context, env store.Environment) grader.Health {
+			return g.Health(ctx, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.Exec})
+		}
 		go func() {
 			if err := prov.Run(ctx); err != nil {
 				log.Error("provisioner stopped", "err", err)

@@ -1,0 +1,2 @@
+DROP INDEX environments_user_created;
+DROP TABLE hint_reveals;
