@@ -31,11 +31,12 @@ type apiEnvironment struct {
 	CreatedAt     time.Time       `json:"createdAt"`
 	StartedAt     *time.Time      `json:"startedAt,omitempty"`
 	ExpiresAt     *time.Time      `json:"expiresAt,omitempty"`
+	LastActivity  *time.Time      `json:"lastActivityAt,omitempty"`
 }
 
 func toEnvironment(e store.Environment) apiEnvironment {
 	out := apiEnvironment{ID: e.ID, LabID: e.LabID, State: e.State, Topology: e.Topology, K8sVersion: e.K8sVersion,
-		Nodes: e.Nodes, Failure: e.Failure, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, ExpiresAt: e.ExpiresAt}
+		Nodes: e.Nodes, Failure: e.Failure, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, ExpiresAt: e.ExpiresAt, LastActivity: e.LastActivityAt}
 	if out.Nodes == nil {
 		out.Nodes = []store.EnvNode{}
 	}

@@ -141,7 +141,11 @@ func (s *Server) openTerminal(c *gin.Context) {
 // goroutine owns every write.
 func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u store.User, role terminal.Role, env uuid.UUID) {
 	defer conn.Close()
-	client, replay, err := sess.Attach(u.ID, u.Name, role)
+	name := u.Name
+	if name == "" {
+		name = u.Email
+	}
+	client, replay, err := sess.Attach(u.ID, name, role)
 	if err != nil {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, err.Error()), time.Now().Add(termWriteWait))
 		return

@@ -53,9 +53,10 @@ export default async function () {
     await spage.getByRole('heading', { name: 'Labs', exact: true }).waitFor()
     assert(!(await spage.getByRole('link', { name: 'Cohorts' }).isVisible()), 'students have no Cohorts page')
 
-    // The instructor sees the new member.
+    // The instructor sees the new student on the live board, without a reload.
+    await page.getByTestId('student-student@example.com').getByText('not started').waitFor({ timeout: 10000 })
     await page.reload()
-    await page.getByRole('cell', { name: 'student@example.com' }).waitFor()
+    await page.getByRole('cell', { name: 'student@example.com', exact: true }).waitFor()
     // Keyboard: the sign-out button is reachable by Tab.
     assert(errors.length === 0, 'browser console errors: ' + errors.join('\n'))
   } finally {

@@ -6,6 +6,8 @@ import { CatalogPage } from './pages/Catalog'
 import { JoinPage } from './pages/Join'
 import { CohortsPage, CohortPage } from './pages/Cohorts'
 import { EnvironmentPage } from './pages/Environment'
+import { HistoryPage } from './pages/History'
+import { StudentPage } from './pages/Student'
 import { Banner, Spinner } from './ui'
 
 export function App() {
@@ -40,7 +42,9 @@ export function App() {
   let page
   let m
   if ((m = match('/env/:id', path))) page = <EnvironmentPage id={m.id} />
+  else if ((m = match('/cohorts/:id/students/:uid', path)) && teaches) page = <StudentPage cohortId={m.id} userId={m.uid} />
   else if ((m = match('/cohorts/:id', path)) && teaches) page = <CohortPage id={m.id} />
+  else if (path === '/history') page = <HistoryPage />
   else if (path === '/cohorts' && teaches) page = <CohortsPage />
   else page = <CatalogPage me={me} />
 
@@ -50,6 +54,7 @@ export function App() {
         <Link to="/" className="brand"><span className="logo" aria-hidden>k</span>ckalab</Link>
         <nav aria-label="Main">
           <Link to="/">Labs</Link>
+          <Link to="/history">History</Link>
           {teaches && <Link to="/cohorts">Cohorts</Link>}
         </nav>
         <div className="who">

@@ -51,13 +51,37 @@ export async function loadMe(): Promise<Me | null> {
 export type EnvNode = { name: string; role: string; ip: string }
 export type Environment = {
   id: string; userId?: string; labId: string; state: string; topology: string; kubernetesVersion: string
-  nodes: EnvNode[]; failure?: string; queuePosition?: number; createdAt: string; startedAt?: string; expiresAt?: string
+  nodes: EnvNode[]; failure?: string; queuePosition?: number; createdAt: string; startedAt?: string; expiresAt?: string; lastActivityAt?: string
 }
 export type EnvEvent = { id: number; at: string; phase: string; message?: string }
 export type EnvList = { environments: Environment[]; available: boolean; unavailableReason: string; kubernetesVersion: string }
 
-export type LabSummary = { id: string; title: string; domain: string; domainName: string; difficulty: string; minutes: number; topology: string }
-export type LabTask = { id: string; title: string; markdown: string; weight: number; hints: string[]; checks: { id: string; description: string }[] }
+export type Progress = { bestScore: number; maxScore: number; checks: number; passed: boolean; lastCheckAt?: string; hintsUsed: number }
+export type LabSummary = { id: string; title: string; domain: string; domainName: string; difficulty: string; minutes: number; topology: string; progress?: Progress }
+export type LabTask = { id: string; title: string; markdown: string; weight: number; hints: number; checks: { id: string; description: string }[] }
 export type Lab = LabSummary & { description?: string; tasks: LabTask[] }
 export type CheckResult = { taskId: string; checkId: string; passed: boolean; weight: number; message: string; evidence?: unknown }
 export type CheckRun = { id: string; at: string; tookMs: number; score: number; maxScore: number; results: CheckResult[] }
+export type Attempt = Environment & { endedAt?: string; bestScore: number; maxScore: number; checks: number }
+
+export type BoardEnv = { id: string; labId: string; state: string; failure?: string; startedAt?: string; expiresAt?: string; lastActivityAt?: string }
+export type BoardRow = { user: User; environment: BoardEnv | null; progress: Record<string, Progress>; lastActivityAt?: string }
+export type Board = { labs: { id: string; title: string }[]; students: BoardRow[] }
+
+export type NodeInfo = { name: string; kubelet: string; ready: boolean; schedulable: boolean; taints?: string[] }
+export type Health = { reachable: boolean; problem?: string; serverVersion?: string; nodes: NodeInfo[]; tookMs: number }
+
+// labName shows a lab id as people read it.
+export const labName = (id: string) => id === 'playground' ? 'Playground' : id
+
+// ago says how long ago t was, in words.
+export function ago(t?: string): string {
+  if (!t) return '—'
+  const s = Math.max(0, Math.round((Date.now() - new Date(t).getTime()) / 1000))
+  if (s < 60) return `${s} s ago`
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`
+  return new Date(t).toLocaleDateString()
+}
+
+export const stateLabel = (s: string) => ({ requested: 'queued', provisioning: 'starting', ready: 'setting up', in_use: 'running', expired: 'expired', deleting: 'ending', deleted: 'ended', failed: 'failed' } as Record<string, string>)[s] ?? s

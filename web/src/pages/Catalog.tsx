@@ -1,14 +1,18 @@
-import { useEffect, useState } from 'react'
-import { api, ApiError, type EnvList, type Environment, type LabSummary, type Me } from '../api'
+import { useEffect, useMemo, useState } from 'react'
+import { api, ApiError, labName, stateLabel, type EnvList, type Environment, type LabSummary, type Me } from '../api'
 import { Link, useRouter } from '../router'
-import { Banner } from '../ui'
+import { Banner, Empty } from '../ui'
+
+const difficulties = ['easy', 'medium', 'hard']
 
 export function CatalogPage({ me }: { me: Me }) {
   const { navigate } = useRouter()
   const [envs, setEnvs] = useState<EnvList | null>(null)
   const [error, setError] = useState('')
   const [starting, setStarting] = useState('')
-  const [labs, setLabs] = useState<LabSummary[]>([])
+  const [labs, setLabs] = useState<LabSummary[] | null>(null)
+  const [domain, setDomain] = useState('')
+  const [difficulty, setDifficulty] = useState('')
   useEffect(() => {
     api<EnvList>('GET', '/environments').then(setEnvs).catch((e) => setError((e as ApiError).message))
     api<{ labs: LabSummary[] }>('GET', '/labs').then((r) => setLabs(r.labs)).catch((e) => setError((e as ApiError).message))
@@ -25,7 +29,15 @@ export function CatalogPage({ me }: { me: Me }) {
       setStarting('')
     }
   }
+  const domains = useMemo(() => {
+    const m = new Map<string, string>()
+    for (const l of labs ?? []) m.set(l.domain, l.domainName)
+    return [...m.entries()].sort((a, b) => a[1].localeCompare(b[1]))
+  }, [labs])
+  const shown = (labs ?? []).filter((l) => (!domain || l.domain === domain) && (!difficulty || l.difficulty === difficulty))
+  const passed = (labs ?? []).filter((l) => l.progress?.passed).length
   const running = envs?.environments ?? []
+  const openEnv = (lab: string) => running.find((e) => e.labId === lab)
   return (
     <div>
       <div className="page-head">
@@ -33,6 +45,7 @@ export function CatalogPage({ me }: { me: Me }) {
           <h1>Labs</h1>
           <p className="muted">Hands-on CKA tasks on a cluster of your own. Pick a lab, press Start, and the terminal opens on your control-plane node.</p>
         </div>
+        {labs && labs.length > 0 && <p className="stat" aria-label="Labs passed"><b>{passed}</b> / {labs.length} passed · <Link to="/history">History</Link></p>}
       </div>
       {error && <Banner kind="error">{error}</Banner>}
       {envs && !envs.available && <Banner kind="info">Clusters cannot start on this server right now: {envs.unavailableReason}</Banner>}
@@ -42,8 +55,8 @@ export function CatalogPage({ me }: { me: Me }) {
           <div className="cards">
             {running.map((e) => (
               <Link key={e.id} to={'/env/' + e.id} className="card">
-                <strong>{e.labId === 'playground' ? 'Playground' : e.labId}</strong>
-                <p className="muted">{e.state.replace('_', ' ')} · {e.topology} · v{e.kubernetesVersion}</p>
+                <strong>{labName(e.labId)}</strong>
+                <p className="muted">{stateLabel(e.state)} · {e.topology} · v{e.kubernetesVersion}</p>
               </Link>
             ))}
           </div>
@@ -55,21 +68,46 @@ export function CatalogPage({ me }: { me: Me }) {
           <div className="card">
             <strong>Playground</strong>
             <p className="muted">A free cluster of your own: one control plane and one worker, Kubernetes v{envs?.kubernetesVersion ?? '…'}, with kubectl, etcdctl and ssh between nodes.</p>
-            <button className="primary" onClick={() => start('playground')} disabled={!!starting || !envs?.available}>{starting === 'playground' ? 'Starting…' : 'Start playground'}</button>
+            <button className="primary" onClick={() => start('playground')} disabled={!!starting || !envs?.available}>{starting === 'playground' ? 'Starting…' : openEnv('playground') ? 'Open playground' : 'Start playground'}</button>
           </div>
         </div>
       </section>
       <section>
-        <h2>Graded labs</h2>
-        {labs.length === 0 && <p className="muted small">{me.user.role === 'student' ? 'No graded labs on this server yet.' : 'No labs: add lab folders (see the README) and restart ckalab.'}</p>}
-        <div className="cards">
-          {labs.map((l) => (
-            <div key={l.id} className="card">
-              <strong>{l.title}</strong>
-              <p className="muted">{l.domainName} · {l.difficulty} · {l.minutes} min · {l.topology}</p>
-              <button className="primary" onClick={() => start(l.id)} disabled={!!starting || !envs?.available} aria-label={`Start ${l.title}`}>{starting === l.id ? 'Starting…' : 'Start'}</button>
+        <div className="section-head">
+          <h2>Graded labs</h2>
+          {labs && labs.length > 0 && (
+            <div className="filters" role="group" aria-label="Filter labs">
+              <label>Domain <select value={domain} onChange={(e) => setDomain(e.target.value)}>
+                <option value="">All domains</option>
+                {domains.map(([id, name]) => <option key={id} value={id}>{name}</option>)}
+              </select></label>
+              <label>Difficulty <select value={difficulty} onChange={(e) => setDifficulty(e.target.value)}>
+                <option value="">Any difficulty</option>
+                {difficulties.map((d) => <option key={d} value={d}>{d}</option>)}
+              </select></label>
             </div>
-          ))}
+          )}
+        </div>
+        {labs && labs.length === 0 && <p className="muted small">{me.user.role === 'student' ? 'No graded labs on this server yet.' : 'No labs: add lab folders (see the README) and restart ckalab.'}</p>}
+        {labs && labs.length > 0 && shown.length === 0 && <Empty title="No lab matches these filters"><button className="link" onClick={() => { setDomain(''); setDifficulty('') }}>Clear the filters</button></Empty>}
+        <div className="cards">
+          {shown.map((l) => {
+            const open = openEnv(l.id)
+            const p = l.progress
+            return (
+              <div key={l.id} className="card" data-testid={'lab-' + l.id}>
+                <strong>{l.title}</strong>
+                <p className="muted">{l.domainName} · <span className={'diff diff-' + l.difficulty}>{l.difficulty}</span> · {l.minutes} min · {l.topology}</p>
+                <p className="small">{!p ? <span className="muted">Not attempted</span> : p.passed
+                  ? <span className="badge pass">Passed</span>
+                  : <span className="badge partial">Best {p.bestScore.toFixed(1)} / {p.maxScore}</span>}
+                  {p && <span className="muted"> · {p.checks} check{p.checks === 1 ? '' : 's'}</span>}</p>
+                {open
+                  ? <button className="secondary" onClick={() => navigate('/env/' + open.id)} aria-label={`Open ${l.title}`}>Open ({stateLabel(open.state)})</button>
+                  : <button className="primary" onClick={() => start(l.id)} disabled={!!starting || !envs?.available} aria-label={`Start ${l.title}`}>{starting === l.id ? 'Starting…' : 'Start'}</button>}
+              </div>
+            )
+          })}
         </div>
       </section>
     </div>

@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, type Cohort, type Invite, type Member } from '../api'
 import { Link } from '../router'
 import { Banner, Empty, Spinner } from '../ui'
+import { CohortBoard } from './Board'
 
 export function CohortsPage() {
   const [cohorts, setCohorts] = useState<Cohort[] | null>(null)
@@ -88,6 +89,15 @@ export function CohortPage({ id }: { id: string }) {
           </label>
         )}
       </div>
+      {cohort.myRole === 'instructor' && (
+        <section className="panel">
+          <div className="section-head">
+            <h2>Progress</h2>
+            <a className="button secondary" href={`/api/v1/cohorts/${id}/grades.csv`} download>Export grades (CSV)</a>
+          </div>
+          <CohortBoard cohortId={id} />
+        </section>
+      )}
       <div className="two-col">
         <section className="panel">
           <h2>Members</h2>
@@ -118,7 +128,6 @@ export function CohortPage({ id }: { id: string }) {
           )}
         </section>
       </div>
-      {members.length <= 1 && <Empty title="No students yet"><p className="muted">Invite students to see their progress here.</p></Empty>}
     </div>
   )
 }

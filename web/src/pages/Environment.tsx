@@ -1,26 +1,25 @@
 import { useEffect, useState } from 'react'
-import { api, ApiError, type Environment, type EnvEvent } from '../api'
+import { api, ApiError, labName, type Environment, type EnvEvent } from '../api'
 import { Terminal } from '../Terminal'
 import { LabPanel } from '../LabPanel'
 import { Banner, Spinner } from '../ui'
 import { useRouter } from '../router'
 
 const phases = ['queued', 'provisioning', 'creating nodes', 'kubeadm init', 'network', 'storage', 'joining workers', 'waiting for nodes', 'cluster ready', 'claimed', 'lab setup', 'ready']
+const starting = ['requested', 'provisioning', 'ready']
 
-// EnvironmentPage follows an environment from the queue to a running
-// cluster, then shows a terminal per node.
-export function EnvironmentPage({ id }: { id: string }) {
-  const { navigate } = useRouter()
+// useEnvironment follows an environment: every second while it starts,
+// every 10 s while it runs (to notice expiry, a reset or a failure).
+export function useEnvironment(id: string) {
   const [env, setEnv] = useState<Environment | null>(null)
   const [events, setEvents] = useState<EnvEvent[]>([])
   const [error, setError] = useState('')
-  const [node, setNode] = useState('')
-  const [stopping, setStopping] = useState(false)
-
   useEffect(() => {
     let after = 0
     let timer: number | undefined
     let gone = false
+    setEnv(null)
+    setEvents([])
     const poll = async () => {
       try {
         const r = await api<{ events: EnvEvent[]; environment: Environment }>('GET', `/environments/${id}/events?after=${after}`)
@@ -28,40 +27,93 @@ export function EnvironmentPage({ id }: { id: string }) {
         if (r.events.length) { after = r.events[r.events.length - 1].id; setEvents((old) => [...old, ...r.events]) }
         setEnv(r.environment)
         setError('')
-        if (['requested', 'provisioning', 'ready'].includes(r.environment.state)) timer = window.setTimeout(poll, 1000)
+        if (starting.includes(r.environment.state)) timer = window.setTimeout(poll, 1000)
+        else if (['in_use', 'deleting'].includes(r.environment.state)) timer = window.setTimeout(poll, 10000)
       } catch (e) {
         if (gone) return
         setError((e as ApiError).message)
-        timer = window.setTimeout(poll, 3000)
+        if ((e as ApiError).status !== 403 && (e as ApiError).status !== 404) timer = window.setTimeout(poll, 3000)
       }
     }
     poll()
     return () => { gone = true; window.clearTimeout(timer) }
   }, [id])
+  return { env, setEnv, events, error }
+}
 
-  const stop = async () => {
-    setStopping(true)
-    try { await api('DELETE', `/environments/${id}`); navigate('/') } catch (e) { setError((e as ApiError).message); setStopping(false) }
+// TimeLeft counts down to an environment's expiry.
+export function TimeLeft({ expiresAt }: { expiresAt: string }) {
+  const [now, setNow] = useState(Date.now())
+  useEffect(() => { const t = window.setInterval(() => setNow(Date.now()), 1000); return () => window.clearInterval(t) }, [])
+  const s = Math.max(0, Math.floor((new Date(expiresAt).getTime() - now) / 1000))
+  const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+  return <span className={s < 300 ? 'timer low' : 'timer'} role="timer" aria-label={`Time left ${text}`}>{text} left</span>
+}
+
+// EnvironmentPage follows an environment from the queue to a running
+// cluster, then shows the lab's tasks and a terminal per node.
+export function EnvironmentPage({ id }: { id: string }) {
+  const { navigate } = useRouter()
+  const { env, setEnv, events, error: loadError } = useEnvironment(id)
+  const [error, setError] = useState('')
+  const [node, setNode] = useState('')
+  const [busy, setBusy] = useState('')
+  const [confirmReset, setConfirmReset] = useState(false)
+  const [title, setTitle] = useState('')
+  const labId = env?.labId ?? ''
+  useEffect(() => {
+    if (labId && labId !== 'playground') api<{ lab: { title: string } }>('GET', `/labs/${labId}`).then((r) => setTitle(r.lab.title)).catch(() => {})
+  }, [labId])
+
+  const act = async (what: string, f: () => Promise<void>) => {
+    setBusy(what)
+    setError('')
+    try { await f() } catch (e) { setError((e as ApiError).message) } finally { setBusy('') }
   }
+  const stop = () => act('stop', async () => { await api('DELETE', `/environments/${id}`); navigate('/') })
+  const reset = () => act('reset', async () => {
+    const r = await api<{ environment: Environment }>('POST', `/environments/${id}/reset`, {})
+    setConfirmReset(false)
+    navigate('/env/' + r.environment.id)
+  })
+  const extend = () => act('extend', async () => {
+    setEnv((await api<{ environment: Environment }>('POST', `/environments/${id}/extend`, { minutes: 15 })).environment)
+  })
 
-  if (!env) return error ? <Banner kind="error">{error}</Banner> : <Spinner label="Loading environment" />
-  const cp = env.nodes.find((n) => n.role === 'control-plane')?.name ?? ''
+  if (!env) return loadError ? <Banner kind="error">{loadError}</Banner> : <Spinner label="Loading environment" />
+  const nodes = [...env.nodes].sort((a, b) => (a.role === 'control-plane' ? 0 : 1) - (b.role === 'control-plane' ? 0 : 1) || a.name.localeCompare(b.name))
+  const cp = nodes.find((n) => n.role === 'control-plane')?.name ?? ''
   const current = node || cp
   const seen = new Set(events.map((e) => e.phase))
+  const live = [...starting, 'in_use'].includes(env.state)
+  const graded = env.labId !== 'playground'
   return (
     <div className="env">
       <div className="page-head">
         <div>
-          <h1>{env.labId === 'playground' ? 'Playground' : env.labId}</h1>
-          <p className="muted">Kubernetes v{env.kubernetesVersion} · {env.topology}{env.expiresAt && <> · until {new Date(env.expiresAt).toLocaleTimeString()}</>}</p>
+          <h1>{title || labName(env.labId)}</h1>
+          <p className="muted">Kubernetes v{env.kubernetesVersion} · {env.topology}</p>
         </div>
-        {['requested', 'provisioning', 'ready', 'in_use'].includes(env.state) &&
-          <button className="danger" onClick={stop} disabled={stopping}>{stopping ? 'Stopping…' : 'Stop environment'}</button>}
+        <div className="row">
+          {env.state === 'in_use' && env.expiresAt && <>
+            <TimeLeft expiresAt={env.expiresAt} />
+            <button className="secondary" onClick={extend} disabled={!!busy}>{busy === 'extend' ? 'Extending…' : 'Extend 15 min'}</button>
+          </>}
+          {(live || env.state === 'failed' || env.state === 'expired') && <button className="secondary" onClick={() => setConfirmReset(true)} disabled={!!busy}>Reset</button>}
+          {live && <button className="danger" onClick={stop} disabled={!!busy}>{busy === 'stop' ? 'Stopping…' : 'Stop environment'}</button>}
+        </div>
       </div>
-      {error && <Banner kind="error">{error}</Banner>}
-      {env.state === 'failed' && <Banner kind="error">This environment failed: {env.failure}. Go back to the labs and start it again.</Banner>}
-      {['expired', 'deleting', 'deleted'].includes(env.state) && <Banner kind="info">This environment has ended ({env.state}). Start the lab again for a fresh cluster.</Banner>}
-      {['requested', 'provisioning', 'ready'].includes(env.state) && (
+      {confirmReset && (
+        <div className="banner banner-info confirm" role="alertdialog" aria-label="Confirm reset">
+          <span>Reset deletes this cluster and everything you did in it, then starts a fresh one for this lab.</span>
+          <button className="danger" onClick={reset} disabled={!!busy} autoFocus>{busy === 'reset' ? 'Resetting…' : 'Reset now'}</button>
+          <button className="secondary" onClick={() => setConfirmReset(false)}>Cancel</button>
+        </div>
+      )}
+      {(error || loadError) && <Banner kind="error">{error || loadError}</Banner>}
+      {env.state === 'failed' && <Banner kind="error">The cluster failed to start: {env.failure}. <button className="link" onClick={reset} disabled={!!busy}>Retry with a fresh cluster</button></Banner>}
+      {['expired', 'deleting', 'deleted'].includes(env.state) && <Banner kind="info">This environment has ended ({env.state}). <button className="link" onClick={reset} disabled={!!busy}>Start this lab again</button> for a fresh cluster.</Banner>}
+      {starting.includes(env.state) && (
         <div className="progress" aria-label="Environment progress">
           <Spinner label={env.state === 'requested' && env.queuePosition ? `Waiting for a free slot: ${env.queuePosition} ahead of you` : 'Preparing your cluster'} />
           <ol className="phases">
@@ -70,21 +122,21 @@ export function EnvironmentPage({ id }: { id: string }) {
         </div>
       )}
       {env.state === 'in_use' && (
-        <div className={env.labId === 'playground' ? '' : 'lab-layout'}>
-          {env.labId !== 'playground' && <LabPanel labId={env.labId} envId={env.id} canCheck />}
+        <div className={graded ? 'lab-layout' : ''}>
+          {graded && <LabPanel labId={env.labId} envId={env.id} canCheck />}
           <div className="lab-terminal">
-          <div className="tabs" role="tablist">
-            {env.nodes.map((n) => (
-              <button key={n.name} role="tab" aria-selected={n.name === current} className={n.name === current ? 'tab active' : 'tab'} onClick={() => setNode(n.name)}>
-                {n.name} <span className="muted">({n.role})</span>
-              </button>
-            ))}
-          </div>
-          {env.nodes.map((n) => (
-            <div key={n.name} hidden={n.name !== current}>
-              {(n.name === current || node) && <Terminal envId={env.id} node={n.name} label={n.name} />}
+            <div className="tabs" role="tablist">
+              {nodes.map((n) => (
+                <button key={n.name} role="tab" aria-selected={n.name === current} className={n.name === current ? 'tab active' : 'tab'} onClick={() => setNode(n.name)}>
+                  {n.name} <span className="muted">({n.role})</span>
+                </button>
+              ))}
             </div>
-          ))}
+            {env.nodes.map((n) => (
+              <div key={n.name} hidden={n.name !== current}>
+                {(n.name === current || node) && <Terminal envId={env.id} node={n.name} label={n.name} />}
+              </div>
+            ))}
           </div>
         </div>
       )}
