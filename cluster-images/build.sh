@@ -28,11 +28,19 @@ for v in "${versions[@]}"; do
   step "pause-$pause" "$(key_of build_pause "$pause" "$(hash_files "$CACHE/out/kubernetes-$v/pause.c")")" build_pause "$pause" "$CACHE/out/kubernetes-$v"
 done
 step tools "$(key_of build_tools wrapper_module "$CRI_TOOLS_VERSION" "$LOCAL_PATH_PROVISIONER_VERSION")" build_tools
+step registry "$(key_of build_registry go_binary wrapper_module "$REGISTRY_VERSION")" build_registry
+step metrics-server "$(key_of build_metrics_server go_binary wrapper_module "$METRICS_SERVER_VERSION")" build_metrics_server
+step traefik "$(key_of build_traefik go_binary wrapper_module "$TRAEFIK_VERSION")" build_traefik
+step app "$(key_of build_app "$(hash_files "$here/app")")" build_app
 step ckanet "$(key_of build_ckanet "$(hash_files "$here/ckanet")")" build_ckanet
 
 echo "[2/4] Debian root filesystems"
 step rootfs-node "$(key_of build_node_rootfs "${NODE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_node_rootfs
 step rootfs-base "$(key_of build_base_rootfs "${BASE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_base_rootfs
+for w in "${WORKLOADS[@]}"; do
+  step "rootfs-$w" "$(key_of build_workload_rootfs debian_rootfs workload_suite workload_packages "$w" \
+    "$(workload_suite "$w")" "$(hash_files "$here/workloads")")" build_workload_rootfs "$w"
+done
 
 echo "[3/4] component images"
 step imgtool "$(key_of build_imgtool "$(hash_files "$here/imgtool" "$here/../go.sum")")" build_imgtool
@@ -43,13 +51,16 @@ for v in "${versions[@]}"; do
   step "images-$v" "$(key_of build_control_plane_images static_image "$v" "$(stamps_of "${inputs[@]}")")" build_control_plane_images "$v"
 done
 
-step addons "$(key_of build_addon_images addon_image static_image "$BUSYBOX_TAG" "$LOCAL_PATH_PROVISIONER_VERSION" "$(stamps_of ckanet tools rootfs-base imgtool)")" build_addon_images
+step addons "$(key_of build_addon_images addon_image static_image "$BUSYBOX_TAG" "$LOCAL_PATH_PROVISIONER_VERSION" "$(stamps_of ckanet tools rootfs-base imgtool metrics-server)")" build_addon_images
+inputs=(registry imgtool addons traefik app)
+for w in "${WORKLOADS[@]}"; do inputs+=("rootfs-$w"); done
+step registry-data "$(key_of build_registry_data "$TRAEFIK_VERSION" "$(stamps_of "${inputs[@]}")" "$(hash_files "$here/node/registry.yml")")" build_registry_data
 
 echo "[4/4] node images"
 for v in "${versions[@]}"; do
   step "debs-$v" "$(key_of build_debs "$v" "$(stamps_of "kubernetes-$v")")" build_debs "$v"
 done
-inputs=(rootfs-node tools addons ckanet)
+inputs=(rootfs-node tools addons ckanet registry registry-data traefik)
 for v in "${versions[@]}"; do inputs+=("images-$v" "kubernetes-$v" "debs-$v"); done
 step "node-$KUBERNETES_VERSION" "$(key_of build_node_image preload_images addon_image "$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION" "$(stamps_of "${inputs[@]}")" "$(hash_files "$here/node")")" \
   build_node_image "$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION"

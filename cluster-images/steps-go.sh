@@ -144,3 +144,57 @@ build_ckanet() {
   (cd "$w/ckanet" && go vet -tags ckanet ./... && CGO_ENABLED=0 go build -tags ckanet -trimpath -ldflags "-s -w" -o "$out/ckanet" .)
   grep -q CKANET-NETPOL "$out/ckanet"
 }
+
+# go_binary OUT-DIR NAME MODULE VERSION PACKAGE [LDFLAGS]: one main package
+# of a module from the proxy, written into OUT-DIR. The module's own replace
+# directives (forks it builds with) are carried over; local ones cannot be.
+go_binary() {
+  local out=$1 name=$2 mod=$3 v=$4 pkg=$5 ld="-s -w ${6:-}" w="$CACHE/work/$2"
+  wrapper_module "$w" "ckalab.local/$name-build" "$mod $v"
+  local gomod
+  gomod=$(cd "$w" && go mod download -json "$mod@$v" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  awk '/^replace \($/{b=1; next} b&&/^\)/{b=0; next} b&&/=>/{print "replace " $0; next} /^replace .*=>/{print}' "$gomod" |
+    grep -v '=> *\.\.\?/' >>"$w/go.mod" || true
+  (cd "$w" && printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go &&
+    go mod tidy -e 2>&1 | tail -5 && mkdir -p "$out" &&
+    go build -trimpath -ldflags "$ld" -o "$out/" "$pkg")
+}
+
+# build_registry: the clusters' registry (CNCF distribution).
+build_registry() {
+  go_binary "$CACHE/out/registry" registry github.com/distribution/distribution/v3 "$REGISTRY_VERSION" \
+    github.com/distribution/distribution/v3/cmd/registry
+  "$CACHE/out/registry/registry" --version
+}
+
+# build_metrics_server: `kubectl top` and HPAs in every cluster.
+build_metrics_server() {
+  go_binary "$CACHE/out/metrics-server" metrics-server sigs.k8s.io/metrics-server "$METRICS_SERVER_VERSION" \
+    sigs.k8s.io/metrics-server/cmd/metrics-server "-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+  "$CACHE/out/metrics-server/metrics-server" --version
+}
+
+# build_traefik: the Ingress and Gateway API controller, and the Gateway
+# API CRDs of the version it is built against.
+build_traefik() {
+  local out="$CACHE/out/traefik"
+  go_binary "$out" traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
+    "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
+  local gw
+  gw=$(cd "$CACHE/work/traefik" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+  local f
+  for f in "$gw"/config/crd/standard/*.yaml; do echo ---; cat "$f"; done >"$out/gateway-api-crds.yaml"
+  (cd "$CACHE/work/traefik" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api) >"$out/gateway-api-version"
+  "$out/traefik" version
+  echo "Gateway API $(cat "$out/gateway-api-version")"
+}
+
+# build_app: ckalab's practice workload (cluster-images/app), once per tag.
+build_app() {
+  local out="$CACHE/out/app"
+  mkdir -p "$out"
+  for v in 1.0 2.0; do
+    (cd "$here/.." && go build -trimpath -ldflags "-s -w -X main.version=$v" -o "$out/app-$v" ./cluster-images/app)
+  done
+  ls -la "$out"
+}

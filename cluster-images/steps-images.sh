@@ -59,11 +59,62 @@ build_addon_images() {
   chmod 1777 "$w/root/tmp"
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$w/root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$w/root/etc/group"
-  tar -C "$w/root" -cf "$w/busybox.tar" .
+  mkdir -p "$out/layers"
+  tar -C "$w/root" -cf "$out/layers/busybox.tar" .
   "$CACHE/out/imgtool/imgtool" --out "$out/busybox.tar" --tag "$(addon_image busybox)" \
-    --layer "$w/busybox.tar" --cmd /bin/sh
+    --layer "$out/layers/busybox.tar" --cmd /bin/sh
+  static_image "$out/metrics-server.tar" "$(addon_image metrics-server)" "$CACHE/out/metrics-server/metrics-server"
   rm -rf "$w"
   ls -la "$out"
+}
+
+# build_registry_data: the image set every cluster's registry starts with,
+# pushed into a registry run here for the build, and kept as its storage.
+build_registry_data() {
+  local out="$CACHE/out/registry-data" port=$((20000 + RANDOM % 20000))
+  rm -rf "$out" && mkdir -p "$out/data"
+  OTEL_TRACES_EXPORTER=none REGISTRY_HTTP_ADDR="127.0.0.1:$port" REGISTRY_LOG_LEVEL=error \
+    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$out/data" \
+    "$CACHE/out/registry/registry" serve "$here/node/registry.yml" >"$out/registry.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.2; done
+  push() { "$CACHE/out/imgtool/imgtool" --push-to "127.0.0.1:$port" "$@"; }
+  tags() { # REPO VERSION [MORE-TAGS...]: REPO:VERSION, REPO:MAJOR.MINOR and the rest
+    local repo=$1 v=$2
+    shift 2
+    echo "--tag $repo:$v --tag $repo:$(echo "$v" | cut -d. -f1,2)"
+    for t in "$@"; do echo "--tag $repo:$t"; done
+  }
+  local bb ng ngn ht
+  tar -xOf "$CACHE/out/rootfs-base/rootfs.tar" ./var/lib/dpkg/status >"$out/base-status"
+  bb=$(awk '/^Package: busybox-static$/{f=1} f&&/^Version:/{print $2; exit}' "$out/base-status" |
+    sed -e 's/^[0-9]*://' -e 's/-[^-]*$//')
+  ng=$(tar -xOf "$CACHE/out/rootfs-nginx/rootfs.tar" ./etc/ckalab-version)
+  ngn=$(tar -xOf "$CACHE/out/rootfs-nginx-newer/rootfs.tar" ./etc/ckalab-version)
+  ht=$(tar -xOf "$CACHE/out/rootfs-httpd/rootfs.tar" ./etc/ckalab-version)
+  # shellcheck disable=SC2046 # tags prints flags
+  {
+    push $(tags docker.io/library/busybox "$bb" latest) --layer "$CACHE/out/addons/layers/busybox.tar" --cmd sh
+    push $(tags docker.io/library/nginx "$ng") --layer "$CACHE/out/rootfs-nginx/rootfs.tar" \
+      --cmd nginx --cmd -g --cmd 'daemon off;'
+    push $(tags docker.io/library/nginx "$ngn" latest) --layer "$CACHE/out/rootfs-nginx-newer/rootfs.tar" \
+      --cmd nginx --cmd -g --cmd 'daemon off;'
+    push $(tags docker.io/library/httpd "$ht" latest) --layer "$CACHE/out/rootfs-httpd/rootfs.tar" \
+      --cmd apache2ctl --cmd -D --cmd FOREGROUND
+    push --tag docker.io/ckalab/nettools:bookworm --tag docker.io/ckalab/nettools:latest \
+      --layer "$CACHE/out/rootfs-nettools/rootfs.tar" --cmd bash
+    push --tag docker.io/ckalab/app:1.0 --file "$CACHE/out/app/app-1.0:/app" --entrypoint /app
+    push --tag docker.io/ckalab/app:2.0 --tag docker.io/ckalab/app:latest --file "$CACHE/out/app/app-2.0:/app" --entrypoint /app
+    push $(tags docker.io/library/traefik "$TRAEFIK_VERSION" "${TRAEFIK_VERSION%%.*}" latest) \
+      --file "$CACHE/out/traefik/traefik:/usr/local/bin/traefik" --entrypoint /usr/local/bin/traefik
+  } || { kill "$pid"; return 1; }
+  curl -fs "http://127.0.0.1:$port/v2/_catalog"; echo
+  local repo
+  for repo in library/busybox library/nginx library/httpd library/traefik ckalab/nettools ckalab/app; do
+    curl -fs "http://127.0.0.1:$port/v2/$repo/tags/list"; echo
+  done | tee "$out/tags.txt"
+  kill "$pid"; wait "$pid" || true
+  du -sh "$out/data"
 }
 
 # addon_image NAME: the reference an add-on image is tagged and deployed as.
@@ -72,5 +123,7 @@ addon_image() {
     ckanet) echo "docker.io/ckalab/ckanet:$(cat "$CACHE/stamps/ckanet")" ;;
     local-path-provisioner) echo "docker.io/ckalab/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION" ;;
     busybox) echo "docker.io/library/busybox:$BUSYBOX_TAG" ;;
+    metrics-server) echo "registry.k8s.io/metrics-server/metrics-server:$METRICS_SERVER_VERSION" ;;
+    traefik) echo "docker.io/library/traefik:$TRAEFIK_VERSION" ;;
   esac
 }

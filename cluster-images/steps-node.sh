@@ -92,8 +92,23 @@ build_node_image() {
   sed -i '$s/$/ --fail-cgroupv1=false\n/' "$root/etc/default/kubelet"
   mkdir -p "$root/kind/manifests"
   sed -e "s#@CKANET_IMAGE@#$(addon_image ckanet)#" "$here/node/manifests/default-cni.yaml" >"$root/kind/manifests/default-cni.yaml"
-  sed -e "s#@LOCAL_PATH_IMAGE@#$(addon_image local-path-provisioner)#" -e "s#@HELPER_IMAGE@#$(addon_image busybox)#" \
-    "$here/node/manifests/default-storage.yaml" >"$root/kind/manifests/default-storage.yaml"
+  # kind applies default-storage.yaml at creation: metrics-server rides along.
+  { sed -e "s#@LOCAL_PATH_IMAGE@#$(addon_image local-path-provisioner)#" -e "s#@HELPER_IMAGE@#$(addon_image busybox)#" \
+      "$here/node/manifests/default-storage.yaml"
+    echo ---
+    sed -e "s#@METRICS_SERVER_IMAGE@#$(addon_image metrics-server)#" "$here/node/manifests/metrics-server.yaml"
+  } >"$root/kind/manifests/default-storage.yaml"
+  # Add-ons a lab installs when it needs them.
+  mkdir -p "$root/etc/ckalab/addons"
+  cp "$CACHE/out/traefik/gateway-api-crds.yaml" "$root/etc/ckalab/addons/gateway-api-crds.yaml"
+  sed -e "s#@TRAEFIK_IMAGE@#$(addon_image traefik)#" "$here/node/manifests/traefik.yaml" >"$root/etc/ckalab/addons/traefik.yaml"
+  # The cluster's registry, seeded with the workload images; cluster.Manager
+  # starts it on the control plane and points every node's containerd at it.
+  install -m 0755 "$CACHE/out/registry/registry" "$root/usr/local/bin/registry"
+  install -m 0644 "$here/node/registry.yml" "$root/etc/ckalab/registry.yml"
+  install -m 0644 "$here/node/ckalab-registry.service" "$root/etc/systemd/system/ckalab-registry.service"
+  mkdir -p "$root/var/lib/ckalab/registry"
+  cp -a "$CACHE/out/registry-data/data/." "$root/var/lib/ckalab/registry/"
   install -m 0755 "$CACHE/out/tools/crictl" "$root/usr/local/bin/"
   local etcd
   etcd=$(image_tag etcd "$bin/images.txt")

@@ -11,18 +11,19 @@ NODE_PACKAGES=(systemd systemd-sysv dbus containerd runc containernetworking-plu
   ca-certificates curl jq vim nano less tmux bash-completion openssh-server openssh-client
   libseccomp2 dnsutils netcat-openbsd gnupg apt-transport-https)
 
-# debian_rootfs OUT PACKAGES [MMDEBSTRAP-ARGS...]: a minbase tree of DEBIAN_SUITE
-# with PACKAGES (comma-separated), without docs, man pages or locales, as OUT/rootfs.tar.
+# debian_rootfs OUT PACKAGES [MMDEBSTRAP-ARGS...]: a minbase tree of SUITE
+# (default DEBIAN_SUITE) with PACKAGES (comma-separated), without docs, man
+# pages or locales, as OUT/rootfs.tar.
 debian_rootfs() {
-  local out=$1 inc=$2
+  local out=$1 inc=$2 suite=${SUITE:-$DEBIAN_SUITE}
   shift 2
   rm -rf "$out" && mkdir -p "$out"
   mmdebstrap --variant=minbase --include="$inc" --components=main \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-    "$@" "$DEBIAN_SUITE" "$out/rootfs.tar" \
-    "deb $DEBIAN_MIRROR $DEBIAN_SUITE main" "deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main" \
-    "deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main"
+    "$@" "$suite" "$out/rootfs.tar" \
+    "deb $DEBIAN_MIRROR $suite main" "deb $DEBIAN_MIRROR $suite-updates main" \
+    "deb $DEBIAN_SECURITY_MIRROR $suite-security main"
   ls -la "$out/rootfs.tar"
 }
 
@@ -42,4 +43,26 @@ build_base_rootfs() {
     --customize-hook='chroot "$1" update-alternatives --set iptables /usr/sbin/iptables-legacy' \
     --customize-hook='chroot "$1" update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*'
+}
+
+# Workload images students run by their plain names; each holds Debian's
+# own package of that program, set up like the official image (see
+# workloads/*.sh), and says which version it is in /etc/ckalab-version.
+WORKLOADS=(nginx nginx-newer httpd nettools)
+workload_suite() { [[ $1 == nginx-newer ]] && echo "$NGINX_NEWER_SUITE" || echo "$DEBIAN_SUITE"; }
+workload_packages() {
+  case $1 in
+    nginx | nginx-newer) echo nginx ;;
+    httpd) echo apache2 ;;
+    nettools) echo curl,wget,dnsutils,netcat-openbsd,iproute2,iputils-ping,procps,jq,ca-certificates ;;
+  esac
+}
+
+# build_workload_rootfs NAME: the root filesystem of one workload image.
+build_workload_rootfs() {
+  local hook=${1%-newer}
+  SUITE=$(workload_suite "$1") debian_rootfs "$CACHE/out/rootfs-$1" "$(workload_packages "$1")" \
+    --customize-hook="'$here/workloads/$hook.sh' \"\$1\"" \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*'
+  tar -xOf "$CACHE/out/rootfs-$1/rootfs.tar" ./etc/ckalab-version
 }

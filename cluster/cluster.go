@@ -77,10 +77,25 @@ func New(log *slog.Logger, stateDir string) *Manager {
 	}
 }
 
-// Create makes the cluster, waits for its control plane, and shares SSH
-// keys between its nodes. On failure nothing is left behind.
+// aggregatorRouting makes the API server reach aggregated APIs
+// (metrics-server) at their pod IPs rather than their Service IP, which its
+// host network may not translate yet when it first connects; such a first
+// connection goes astray and is then kept.
+// kind writes kubeadm's v1beta3 (a map of flags) or v1beta4 (a list of
+// flags), by version; the patch of the other version matches nothing.
+var aggregatorRouting = []v1alpha4.PatchJSON6902{
+	{Group: "kubeadm.k8s.io", Version: "v1beta3", Kind: "ClusterConfiguration",
+		Patch: `[{"op": "add", "path": "/apiServer/extraArgs/enable-aggregator-routing", "value": "true"}]`},
+	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration",
+		Patch: `[{"op": "add", "path": "/apiServer/extraArgs/-", "value": {"name": "enable-aggregator-routing", "value": "true"}}]`},
+}
+
+// Create makes the cluster, waits for its control plane, shares SSH keys
+// between its nodes and starts its registry. On failure nothing is left
+// behind.
 func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
-	cfg := &v1alpha4.Cluster{Nodes: []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}}}
+	cfg := &v1alpha4.Cluster{Nodes: []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}},
+		KubeadmConfigPatchesJSON6902: aggregatorRouting}
 	for range spec.Workers {
 		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole})
 	}
@@ -118,6 +133,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
 	}
 	if err == nil {
 		err = m.shareSSHKeys(ctx, c)
+	}
+	if err == nil {
+		err = m.startRegistry(ctx, c)
 	}
 	if err == nil {
 		err = m.waitNodesReady(ctx, c, spec)

@@ -171,6 +171,7 @@ etcdutl snapshot status /tmp/snap.db -w json`)
 		h.sh(h.cp, `set -e; for b in kubectl etcdctl etcdutl crictl jq vim nano less curl tmux ssh; do command -v $b >/dev/null || { echo "missing $b"; exit 1; }; done
 bash -ic 'type k' | grep -q kubectl`)
 	})
+	t.Run("add-ons", func(t *testing.T) { h.t = t; testAddons(h, start) })
 	t.Run("kubeadm upgrade", func(t *testing.T) { h.t = t; testUpgrade(h, base, upgrade) })
 
 	h.t = t

@@ -219,18 +219,22 @@ func TestIntegrationProvisioning(t *testing.T) {
 		if got := inspect(t, aNode.Name, "{{range .HostConfig.PortBindings}}{{range .}}{{.HostIP}} {{end}}{{end}}"); strings.TrimSpace(got) != "127.0.0.1" {
 			t.Fatalf("API server published on %q, want loopback only", got)
 		}
-		probe := func(node, ip string) error {
-			_, err := e.cm.Exec(ctx, node, nil, "timeout", "3", "bash", "-c", "</dev/tcp/"+ip+"/6443")
-			return err
-		}
-		if err := probe(aNode.Name, aNode.IP); err != nil {
-			t.Fatalf("control check: a node cannot reach its own API server: %v", err)
-		}
-		if err := probe(aNode.Name, bNode.IP); err == nil {
-			t.Fatalf("%s reached another cluster's node %s", aNode.Name, bNode.IP)
-		}
-		if err := probe(bNode.Name, aNode.IP); err == nil {
-			t.Fatalf("%s reached another cluster's node %s", bNode.Name, aNode.IP)
+		// The API server, and the registry each cluster pulls from (and
+		// pushes to): reachable inside the cluster only.
+		for _, port := range []string{"6443", fmt.Sprint(cluster.RegistryPort)} {
+			probe := func(node, ip string) error {
+				_, err := e.cm.Exec(ctx, node, nil, "timeout", "3", "bash", "-c", "</dev/tcp/"+ip+"/"+port)
+				return err
+			}
+			if err := probe(aNode.Name, aNode.IP); err != nil {
+				t.Fatalf("control check: a node cannot reach its own port %s: %v", port, err)
+			}
+			if err := probe(aNode.Name, bNode.IP); err == nil {
+				t.Fatalf("%s reached another cluster's node %s:%s", aNode.Name, bNode.IP, port)
+			}
+			if err := probe(bNode.Name, aNode.IP); err == nil {
+				t.Fatalf("%s reached another cluster's node %s:%s", bNode.Name, aNode.IP, port)
+			}
 		}
 		if _, err := e.cm.Exec(ctx, aNode.Name, nil, "sh", "-c", "test ! -e /var/run/docker.sock && test ! -e /run/docker.sock"); err != nil {
 			t.Fatalf("docker socket inside a node: %v", err)

@@ -5,6 +5,9 @@
 //
 //	imgtool --out etcd.tar --tag registry.k8s.io/etcd:3.6.5-0 \
 //	  --file /out/etcd:/usr/local/bin/etcd --entrypoint /usr/local/bin/etcd
+//
+// With --push-to HOST:PORT it also pushes each tag, registry host replaced,
+// to that plain-HTTP registry (how the clusters' registry is seeded).
 package main
 
 import (
@@ -22,6 +25,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -49,11 +53,12 @@ func run(args []string) error {
 	fs.Var(&cmd, "cmd", "cmd word (repeatable)")
 	workdir := fs.String("workdir", "", "working directory")
 	user := fs.String("user", "", "user")
+	pushTo := fs.String("push-to", "", "also push every tag to this plain-HTTP registry (HOST:PORT)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *out == "" || len(tags) == 0 {
-		return errors.New("--out and at least one --tag are required")
+	if (*out == "" && *pushTo == "") || len(tags) == 0 {
+		return errors.New("--out or --push-to, and at least one --tag, are required")
 	}
 	img := empty.Image
 	var adds []v1.Layer
@@ -98,6 +103,21 @@ func run(args []string) error {
 			return fmt.Errorf("tag %s: %w", t, err)
 		}
 		refs[ref] = img
+	}
+	if *pushTo != "" {
+		for ref := range refs {
+			dst, err := name.NewTag(*pushTo+"/"+ref.Context().RepositoryStr()+":"+ref.Identifier(), name.Insecure)
+			if err != nil {
+				return err
+			}
+			if err := remote.Write(dst, img); err != nil {
+				return fmt.Errorf("push %s: %w", dst, err)
+			}
+			fmt.Println("pushed", ref.Name())
+		}
+	}
+	if *out == "" {
+		return nil
 	}
 	return tarball.MultiRefWriteToFile(*out, refs)
 }
