@@ -23,6 +23,8 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v ctr >/dev/null 2>&1 || need+=(containerd)
 command -v dpkg-scanpackages >/dev/null 2>&1 || need+=(dpkg-dev)
+# Seeding the clusters' registry talks to it over HTTP.
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
