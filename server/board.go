@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -211,7 +212,7 @@ func (s *Server) gradesCSV(c *gin.Context) {
 
 // csvSafe keeps a spreadsheet from reading a cell as a formula.
 func csvSafe(v string) string {
-	if v != "" && bytes.ContainsAny([]byte{v[0]}, "=+-@\t\r") {
+	if v != "" && strings.IndexByte("=+-@\t\r", v[0]) >= 0 {
 		return "'" + v
 	}
 	return v

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,16 +22,11 @@ func TestRoutes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
-		var b strings.Builder
-		buf := make([]byte, 4096)
-		for {
-			n, err := res.Body.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return res.StatusCode, b.String()
+		return res.StatusCode, string(body)
 	}
 	if code, body := call("GET", "/"); code != 200 || !strings.Contains(body, "ckalab app dev") || !strings.Contains(body, "host: pod-1") {
 		t.Fatalf("/: %d %q", code, body)
