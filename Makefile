@@ -25,9 +25,12 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 deps:
 	bash .ci/deps.sh
 
-## test: every test: builds the node images, runs the Go tests (race
-## detector on, kind clusters included), then the browser tests
-test: deps images test-go test-web
+## test: every test stage (.ci/test.sh): deps, a fresh-machine check of the
+## image build, the node images, vet, lab validation, the Go tests (race
+## detector on, kind clusters included), the browser tests. A failing stage
+## does not stop the others; all failures are listed at the end.
+test:
+	bash .ci/test.sh
 
 test-go:
 	go vet ./...

@@ -18,7 +18,7 @@ echo "ckalab images: Kubernetes v$KUBERNETES_VERSION (+ upgrade target v$KUBERNE
 echo "[1/4] binaries from the Go module proxy"
 versions=("$KUBERNETES_VERSION" "$KUBERNETES_UPGRADE_VERSION")
 for v in "${versions[@]}"; do
-  step "kubernetes-$v" "$(key_of build_kubernetes wrapper_module "$v")" build_kubernetes "$v"
+  step "kubernetes-$v" "$(key_of build_kubernetes prepare_kubernetes module_dir wrapper_module "$v")" build_kubernetes "$v"
 done
 for v in "${versions[@]}"; do
   list="$CACHE/out/kubernetes-$v/images.txt"
@@ -28,9 +28,9 @@ for v in "${versions[@]}"; do
   step "pause-$pause" "$(key_of build_pause "$pause" "$(hash_files "$CACHE/out/kubernetes-$v/pause.c")")" build_pause "$pause" "$CACHE/out/kubernetes-$v"
 done
 step tools "$(key_of build_tools wrapper_module "$CRI_TOOLS_VERSION" "$LOCAL_PATH_PROVISIONER_VERSION")" build_tools
-step registry "$(key_of build_registry go_binary wrapper_module "$REGISTRY_VERSION")" build_registry
-step metrics-server "$(key_of build_metrics_server go_binary wrapper_module "$METRICS_SERVER_VERSION")" build_metrics_server
-step traefik "$(key_of build_traefik go_binary wrapper_module "$TRAEFIK_VERSION")" build_traefik
+step registry "$(key_of build_registry go_binary prepare_go_binary wrapper_module "$REGISTRY_VERSION")" build_registry
+step metrics-server "$(key_of build_metrics_server go_binary prepare_go_binary wrapper_module "$METRICS_SERVER_VERSION")" build_metrics_server
+step traefik "$(key_of build_traefik go_binary prepare_go_binary wrapper_module gateway_api_version module_dir "$TRAEFIK_VERSION")" build_traefik
 step app "$(key_of build_app "$(hash_files "$here/app")")" build_app
 step ckanet "$(key_of build_ckanet "$(hash_files "$here/ckanet")")" build_ckanet
 

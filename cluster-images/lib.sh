@@ -31,12 +31,23 @@ stamps_of() {
   for n in "$@"; do cat "$CACHE/stamps/$n"; done | sha256sum | cut -c1-16
 }
 
-# step NAME KEY FUNC [ARGS...]: run FUNC unless NAME's stamp holds KEY.
+# outputs_present NAME: whether step NAME's outputs still exist. A stamp
+# alone proves nothing: a cleaned cache folder or a new Docker data root
+# leaves stamps whose outputs are gone.
+outputs_present() {
+  case $1 in
+  node-*) docker image inspect "ckalab/node:v${1#node-}" >/dev/null 2>&1 ;;
+  *) [[ -n "$(ls -A "$CACHE/out/$1" 2>/dev/null)" ]] ;;
+  esac
+}
+
+# step NAME KEY FUNC [ARGS...]: run FUNC unless NAME's stamp holds KEY and
+# its outputs are present.
 step() {
   local name=$1 key=$2 fn=$3
   shift 3
   local stamp="$CACHE/stamps/$name" log="$CACHE/logs/$name.log"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$key" ]] && outputs_present "$name"; then
     printf '  ✓ %-38s cached\n' "$name"
     return 0
   fi

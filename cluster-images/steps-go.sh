@@ -19,27 +19,28 @@ wrapper_module() {
   } >"$dir/go.mod"
 }
 
-# build_kubernetes VERSION: kubeadm, kubelet, kubectl and the control-plane
-# binaries, with the version ldflags kubeadm relies on.
-build_kubernetes() {
-  local v=$1 out="$CACHE/out/kubernetes-$1" w="$CACHE/work/kubernetes-$1"
+# module_dir MODULE@VERSION: the module's source in the module cache,
+# downloaded first: never rely on what an earlier build left there.
+module_dir() {
+  local dir
+  dir=$(cd "$CACHE" && go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [[ -n $dir && -d $dir ]] || { echo "module_dir: $1: no source directory after download" >&2; return 1; }
+  echo "$dir"
+}
+
+# prepare_kubernetes VERSION: the wrapper module that builds Kubernetes'
+# commands; published staging modules replace the repository-relative ones.
+prepare_kubernetes() {
+  local v=$1 w="$CACHE/work/kubernetes-$1" pkg=k8s.io/kubernetes/cmd
   local minor=${v#*.}; minor=${minor%%.*}
   wrapper_module "$w" ckalab.local/kubernetes-build "k8s.io/kubernetes v$v"
-  # Published staging modules replace the repository-relative ones.
   local src
-  src=$(cd "$w" && go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  src=$(module_dir "k8s.io/kubernetes@v$v")
   sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$src/go.mod" | while read -r m; do
     echo "replace $m => $m v0.$minor.${v##*.}" >>"$w/go.mod"
   done
-  local pkg=k8s.io/kubernetes/cmd
-  local date
-  date=$(date -u -d "@$(stat -c %Y "$src/go.mod")" +%Y-%m-%dT%H:%M:%SZ)
-  local ld="-s -w"
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-    ld+=" -X $p.gitCommit=ckalab-module-v$v -X $p.gitTreeState=clean -X $p.buildDate=$date"
-  done
-  (cd "$w" && cat >tools.go <<EOF
+  grep -q '^replace k8s.io/api ' "$w/go.mod"
+  cat >"$w/tools.go" <<EOF
 //go:build tools
 
 package tools
@@ -54,7 +55,24 @@ import (
 	_ "$pkg/kubelet"
 )
 EOF
-  go mod tidy -e 2>&1 | tail -5
+}
+
+# build_kubernetes VERSION: kubeadm, kubelet, kubectl and the control-plane
+# binaries, with the version ldflags kubeadm relies on.
+build_kubernetes() {
+  local v=$1 out="$CACHE/out/kubernetes-$1" w="$CACHE/work/kubernetes-$1" pkg=k8s.io/kubernetes/cmd
+  local minor=${v#*.}; minor=${minor%%.*}
+  prepare_kubernetes "$v"
+  local src
+  src=$(module_dir "k8s.io/kubernetes@v$v")
+  local date
+  date=$(date -u -d "@$(stat -c %Y "$src/go.mod")" +%Y-%m-%dT%H:%M:%SZ)
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitCommit=ckalab-module-v$v -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  (cd "$w" && go mod tidy -e 2>&1 | tail -5
   mkdir -p "$out"
   go build -trimpath -ldflags "$ld" -o "$out/" \
     $pkg/kube-apiserver $pkg/kube-controller-manager $pkg/kube-proxy $pkg/kube-scheduler \
@@ -145,18 +163,26 @@ build_ckanet() {
   grep -q CKANET-NETPOL "$out/ckanet"
 }
 
-# go_binary OUT-DIR NAME MODULE VERSION PACKAGE [LDFLAGS]: one main package
-# of a module from the proxy, written into OUT-DIR. The module's own replace
-# directives (forks it builds with) are carried over; local ones cannot be.
-go_binary() {
-  local out=$1 name=$2 mod=$3 v=$4 pkg=$5 ld="-s -w ${6:-}" w="$CACHE/work/$2"
+# prepare_go_binary NAME MODULE VERSION PACKAGE: the wrapper module that
+# builds one main package of a module from the proxy. The module's own
+# replace directives (forks it builds with) are carried over; local ones cannot be.
+prepare_go_binary() {
+  local name=$1 mod=$2 v=$3 pkg=$4 w="$CACHE/work/$1"
   wrapper_module "$w" "ckalab.local/$name-build" "$mod $v"
   local gomod
   gomod=$(cd "$w" && go mod download -json "$mod@$v" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  [[ -f $gomod ]] || { echo "prepare_go_binary: no go.mod for $mod@$v" >&2; return 1; }
   awk '/^replace \($/{b=1; next} b&&/^\)/{b=0; next} b&&/=>/{print "replace " $0; next} /^replace .*=>/{print}' "$gomod" |
     grep -v '=> *\.\.\?/' >>"$w/go.mod" || true
-  (cd "$w" && printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go &&
-    go mod tidy -e 2>&1 | tail -5 && mkdir -p "$out" &&
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$w/tools.go"
+}
+
+# go_binary OUT-DIR NAME MODULE VERSION PACKAGE [LDFLAGS]: build the package
+# prepared by prepare_go_binary into OUT-DIR.
+go_binary() {
+  local out=$1 name=$2 mod=$3 v=$4 pkg=$5 ld="-s -w ${6:-}" w="$CACHE/work/$2"
+  prepare_go_binary "$name" "$mod" "$v" "$pkg"
+  (cd "$w" && go mod tidy -e 2>&1 | tail -5 && mkdir -p "$out" &&
     go build -trimpath -ldflags "$ld" -o "$out/" "$pkg")
 }
 
@@ -180,13 +206,19 @@ build_traefik() {
   local out="$CACHE/out/traefik"
   go_binary "$out" traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" github.com/traefik/traefik/v3/cmd/traefik \
     "-X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
-  local gw
-  gw=$(cd "$CACHE/work/traefik" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
-  local f
+  local gw f
+  gw=$(gateway_api_version)
+  echo "$gw" >"$out/gateway-api-version"
+  gw=$(module_dir "sigs.k8s.io/gateway-api@$gw")
   for f in "$gw"/config/crd/standard/*.yaml; do echo ---; cat "$f"; done >"$out/gateway-api-crds.yaml"
-  (cd "$CACHE/work/traefik" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api) >"$out/gateway-api-version"
   "$out/traefik" version
   echo "Gateway API $(cat "$out/gateway-api-version")"
+}
+
+# gateway_api_version: the Gateway API version the traefik wrapper module
+# selects (its CRDs must match the controller).
+gateway_api_version() {
+  (cd "$CACHE/work/traefik" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
 }
 
 # build_app: ckalab's practice workload (cluster-images/app), once per tag.

@@ -6,7 +6,11 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work=$1
-upstream="$(cd "$here" && go list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)"
+# go list -m prints an empty Dir for a module not yet in the module cache:
+# download it first, and refuse an empty answer.
+upstream="$(cd "$here" && go mod download sigs.k8s.io/kube-network-policies &&
+  go list -m -f '{{.Dir}}' sigs.k8s.io/kube-network-policies)"
+[[ -n "$upstream" && -d "$upstream" ]] || { echo "prepare.sh: sigs.k8s.io/kube-network-policies is not in the module cache" >&2; exit 1; }
 rm -rf "$work/ckanet" "$work/kube-network-policies"
 mkdir -p "$work"
 cp -r "$upstream" "$work/kube-network-policies"
