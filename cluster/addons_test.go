@@ -65,7 +65,7 @@ func testAddons(h *harness, created time.Time) {
 		h.t.Helper()
 		h.eventually("shop serves nginx/"+want, 60*time.Second, func() error {
 			ip := h.mustKubectl("", "get", "svc", "shop", "-o", "jsonpath={.spec.clusterIP}")
-			out, err := h.m.Exec(h.ctx, h.cp, nil, "curl", "-fsSi", "-m", "5", "http://"+ip+"/")
+			out, err := h.m.Exec(h.ctx, h.name, h.cp, nil, "curl", "-fsSi", "-m", "5", "http://"+ip+"/")
 			if err != nil {
 				return err
 			}
@@ -136,7 +136,7 @@ spec:
 	get := func(host, want string) {
 		h.t.Helper()
 		h.eventually(host+" through Traefik", 2*time.Minute, func() error {
-			out, err := h.m.Exec(h.ctx, h.cp, nil, "curl", "-fsS", "-m", "5", "-H", "Host: "+host, "http://"+h.wk+":30080/")
+			out, err := h.m.Exec(h.ctx, h.name, h.cp, nil, "curl", "-fsS", "-m", "5", "-H", "Host: "+host, "http://"+h.wk+":30080/")
 			if err != nil || !strings.Contains(string(out), want) {
 				return fmt.Errorf("%v: %s", err, out)
 			}

@@ -53,7 +53,7 @@ func BenchmarkIdleCapacity(b *testing.B) {
 			names = append(names, name)
 			time.Sleep(20 * time.Second) // let it settle to idle
 			t0 := time.Now()
-			_, err = m.Exec(ctx, names[0]+"-control-plane", nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "nodes")
+			_, err = m.Exec(ctx, names[0], names[0]+"-control-plane", nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "nodes")
 			api := time.Since(t0)
 			load, _ := os.ReadFile("/proc/loadavg")
 			mem, _ := os.ReadFile("/proc/meminfo")

@@ -227,10 +227,11 @@ func (m *Manager) List(ctx context.Context) ([]string, error) {
 	return m.provider.List()
 }
 
-// Exec runs a command in a node container as root and returns its combined
-// output. The error includes that output.
-func (m *Manager) Exec(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error) {
-	n, err := m.node(node)
+// Exec runs a command in one of cluster's node containers as root and
+// returns its combined output. The error includes that output. A node that
+// is not one of cluster's containers is refused with ErrNotFound.
+func (m *Manager) Exec(ctx context.Context, cluster, node string, stdin io.Reader, command ...string) ([]byte, error) {
+	n, err := m.node(cluster, node)
 	if err != nil {
 		return nil, err
 	}
@@ -245,27 +246,23 @@ func (m *Manager) Exec(ctx context.Context, node string, stdin io.Reader, comman
 	return out.Bytes(), nil
 }
 
-func (m *Manager) node(name string) (nodes.Node, error) {
-	all, err := m.provider.ListNodes(clusterOf(name))
+// node finds a node container of cluster by name. kind lists a cluster's
+// containers by their io.x-k8s.kind.cluster label, which the engine sets at
+// creation: a container of another cluster is never found, whatever its name.
+func (m *Manager) node(cluster, name string) (nodes.Node, error) {
+	if cluster == "" || name == "" {
+		return nil, fmt.Errorf("node %q of cluster %q: %w", name, cluster, ErrNotFound)
+	}
+	all, err := m.provider.ListNodes(cluster)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing nodes of %s: %w", cluster, err)
 	}
 	for _, n := range all {
 		if n.String() == name {
 			return n, nil
 		}
 	}
-	return nil, fmt.Errorf("node %s: %w", name, ErrNotFound)
-}
-
-// clusterOf strips kind's node suffix (-control-plane, -worker, -worker2, …).
-func clusterOf(node string) string {
-	for _, suffix := range []string{"-control-plane", "-worker"} {
-		if i := strings.LastIndex(node, suffix); i > 0 {
-			return node[:i]
-		}
-	}
-	return node
+	return nil, fmt.Errorf("node %s in cluster %s: %w", name, cluster, ErrNotFound)
 }
 
 // describe adds kind's command output to an error, which kind keeps apart.
@@ -340,7 +337,7 @@ func (m *Manager) waitNodesReady(ctx context.Context, c *Cluster, spec Spec) err
 		if n.Role != "control-plane" {
 			continue
 		}
-		_, err := m.Exec(ctx, n.Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+		_, err := m.Exec(ctx, c.Name, n.Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
 			"wait", "--for=condition=Ready", "node", "--all", "--timeout="+timeout.String())
 		if err != nil {
 			return fmt.Errorf("nodes of %s not Ready: %w", c.Name, err)

@@ -2,10 +2,12 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +20,14 @@ type harness struct {
 	t      *testing.T
 	ctx    context.Context
 	m      *Manager
+	name   string // the cluster
 	cp, wk string // control-plane and worker node names
 }
 
 // sh runs a shell script on a node and fails the test if it fails.
 func (h *harness) sh(node, script string) string {
 	h.t.Helper()
-	out, err := h.m.Exec(h.ctx, node, nil, "bash", "-c", script)
+	out, err := h.m.Exec(h.ctx, h.name, node, nil, "bash", "-c", script)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -38,7 +41,7 @@ func (h *harness) kubectl(stdin string, args ...string) (string, error) {
 	if stdin != "" {
 		in = strings.NewReader(stdin)
 	}
-	out, err := h.m.Exec(h.ctx, h.cp, in, cmd...)
+	out, err := h.m.Exec(h.ctx, h.name, h.cp, in, cmd...)
 	return strings.TrimSpace(string(out)), err
 }
 
@@ -132,7 +135,7 @@ func TestIntegrationNodeImage(t *testing.T) {
 			_ = m.Delete(context.Background(), name)
 		}
 	})
-	h := &harness{t: t, ctx: ctx, m: m, cp: name + "-control-plane", wk: name + "-worker"}
+	h := &harness{t: t, ctx: ctx, m: m, name: name, cp: name + "-control-plane", wk: name + "-worker"}
 	if len(c.Nodes) != 2 {
 		t.Fatalf("want 2 nodes, got %+v", c.Nodes)
 	}
@@ -357,19 +360,31 @@ test "$(kubeadm version -o short)" = v%[1]s
 %[2]s
 kubeadm upgrade plan $skip
 kubeadm upgrade apply -y $skip v%[1]s`, upgrade, cgroupV1Skip))
+	h.settle("control plane after kubeadm upgrade apply")
 	h.sh(h.cp, fmt.Sprintf(`set -e
 %[2]s drain %[3]s --ignore-daemonsets --delete-emptydir-data --force
 apt-get install -y kubelet='%[1]s-*' kubectl='%[1]s-*'
 systemctl daemon-reload
-systemctl restart kubelet
-%[2]s uncordon %[3]s`, upgrade, k, h.cp))
+systemctl restart kubelet`, upgrade, k, h.cp))
+	// The new kubelet may restart the static pods once more, and a fresh API
+	// server refuses requests until its authorizers' caches sync.
+	h.settle("control plane after its kubelet upgrade")
+	h.eventually("uncordon "+h.cp, time.Minute, func() error {
+		_, err := h.kubectl("", "uncordon", h.cp)
+		return err
+	})
+	// kubeadm upgrade node reads kubeadm-config with the worker's own
+	// credential (RBAC): wait until the worker may read it.
+	h.eventually(h.wk+" reads kubeadm-config", 2*time.Minute, func() error {
+		_, err := h.m.Exec(h.ctx, h.name, h.wk, nil, "kubectl", "--kubeconfig=/etc/kubernetes/kubelet.conf",
+			"-n", "kube-system", "get", "configmap", "kubeadm-config", "-o", "name")
+		return err
+	})
 	h.sh(h.wk, fmt.Sprintf(`set -e
 apt-get update
 apt-get install -y kubeadm='%[1]s-*'
 %[2]s
 kubeadm upgrade node $skip`, upgrade, cgroupV1Skip))
-	// The restarted kubelet restarts the control plane's static pods: the API
-	// server may drop out for a while, as students see too. Retry.
 	h.eventually("drain "+h.wk, 3*time.Minute, func() error {
 		_, err := h.kubectl("", "drain", h.wk, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=60s")
 		return err
@@ -398,6 +413,61 @@ systemctl restart kubelet`, upgrade))
 	if v := h.mustKubectl("", "version", "-o", "json"); !strings.Contains(v, `"gitVersion": "v`+upgrade+`"`) {
 		h.t.Fatalf("API server not at v%s: %s", upgrade, v)
 	}
+}
+
+// settle waits until the control plane stopped restarting: three checks in a
+// row (a second apart) find each static pod running one container that has
+// been up for 20 s, and the API server ready (its informers synced).
+func (h *harness) settle(what string) {
+	h.t.Helper()
+	streak := 0
+	h.eventually(what+": settled", 5*time.Minute, func() error {
+		if err := h.controlPlaneSettled(20 * time.Second); err != nil {
+			streak = 0
+			return err
+		}
+		if streak++; streak < 3 {
+			return fmt.Errorf("settled in %d of 3 checks", streak)
+		}
+		return nil
+	})
+}
+
+func (h *harness) controlPlaneSettled(minUp time.Duration) error {
+	out, err := h.m.Exec(h.ctx, h.name, h.cp, nil, "crictl", "ps", "-o", "json")
+	if err != nil {
+		return fmt.Errorf("crictl ps: %w", err)
+	}
+	var ps struct {
+		Containers []struct {
+			Metadata  struct{ Name string }
+			State     string
+			CreatedAt string
+		}
+	}
+	if err := json.Unmarshal(out, &ps); err != nil {
+		return fmt.Errorf("crictl ps: %w", err)
+	}
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		var up []time.Duration
+		for _, c := range ps.Containers {
+			if c.Metadata.Name != name || c.State != "CONTAINER_RUNNING" {
+				continue
+			}
+			ns, err := strconv.ParseInt(c.CreatedAt, 10, 64)
+			if err != nil {
+				return fmt.Errorf("crictl ps: %s created at %q", name, c.CreatedAt)
+			}
+			up = append(up, time.Since(time.Unix(0, ns)))
+		}
+		if len(up) != 1 || up[0] < minUp {
+			return fmt.Errorf("%s: running containers up for %v", name, up)
+		}
+	}
+	if out, err := h.kubectl("", "get", "--raw", "/readyz"); err != nil || out != "ok" {
+		return fmt.Errorf("API server not ready: %s %v", out, err)
+	}
+	return nil
 }
 
 // memory logs each node container's memory use (for docs/benchmarks.md).

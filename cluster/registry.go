@@ -26,11 +26,11 @@ func (m *Manager) startRegistry(ctx context.Context, c *Cluster) error {
 	if cp == "" {
 		return fmt.Errorf("cluster %s has no control-plane node", c.Name)
 	}
-	if _, err := m.Exec(ctx, cp, nil, "test", "-x", "/usr/local/bin/registry"); err != nil {
+	if _, err := m.Exec(ctx, c.Name, cp, nil, "test", "-x", "/usr/local/bin/registry"); err != nil {
 		m.log.Info("node image has no registry; pulls go upstream", "cluster", c.Name)
 		return nil
 	}
-	if _, err := m.Exec(ctx, cp, nil, "systemctl", "enable", "--now", "ckalab-registry.service"); err != nil {
+	if _, err := m.Exec(ctx, c.Name, cp, nil, "systemctl", "enable", "--now", "ckalab-registry.service"); err != nil {
 		return fmt.Errorf("starting the registry of %s: %w", c.Name, err)
 	}
 	addr := fmt.Sprintf("%s:%d", cp, RegistryPort)
@@ -42,7 +42,7 @@ func (m *Manager) startRegistry(ctx context.Context, c *Cluster) error {
 		for host, content := range files {
 			dir := "/etc/containerd/certs.d/" + host
 			script := fmt.Sprintf("mkdir -p '%s' && cat > '%s/hosts.toml'", dir, dir)
-			if _, err := m.Exec(ctx, n.Name, strings.NewReader(content), "sh", "-c", script); err != nil {
+			if _, err := m.Exec(ctx, c.Name, n.Name, strings.NewReader(content), "sh", "-c", script); err != nil {
 				return fmt.Errorf("pointing %s at the registry: %w", n.Name, err)
 			}
 		}

@@ -32,7 +32,7 @@ func (m *Manager) shareSSHKeys(ctx context.Context, c *Cluster) error {
 
 	var known strings.Builder
 	for _, n := range c.Nodes {
-		hostKey, err := m.hostKey(ctx, n.Name)
+		hostKey, err := m.hostKey(ctx, c.Name, n.Name)
 		if err != nil {
 			return err
 		}
@@ -47,7 +47,7 @@ func (m *Manager) shareSSHKeys(ctx context.Context, c *Cluster) error {
 	for _, n := range c.Nodes {
 		for name, content := range files {
 			script := fmt.Sprintf("umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/%s", name)
-			if _, err := m.Exec(ctx, n.Name, strings.NewReader(content), "sh", "-c", script); err != nil {
+			if _, err := m.Exec(ctx, c.Name, n.Name, strings.NewReader(content), "sh", "-c", script); err != nil {
 				return fmt.Errorf("sharing ssh keys: %w", err)
 			}
 		}
@@ -56,10 +56,10 @@ func (m *Manager) shareSSHKeys(ctx context.Context, c *Cluster) error {
 }
 
 // hostKey waits for the node's sshd to make its host key at first boot.
-func (m *Manager) hostKey(ctx context.Context, node string) (string, error) {
+func (m *Manager) hostKey(ctx context.Context, cluster, node string) (string, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, err := m.Exec(ctx, node, nil, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
+		out, err := m.Exec(ctx, cluster, node, nil, "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
 		if err == nil {
 			fields := strings.Fields(string(out))
 			if len(fields) >= 2 {

@@ -68,10 +68,10 @@ func TestSolutionBots(t *testing.T) {
 			}
 			sort.Strings(workers)
 			nodes := labs.NodeNames(cp, workers)
-			if err := lab.RunSteps(ctx, lab.Setup, nodes, m.Exec); err != nil {
+			if err := lab.RunSteps(ctx, lab.Setup, nodes, m.In(c.Name)); err != nil {
 				t.Fatalf("setup: %v", err)
 			}
-			target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.Exec}
+			target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.In(c.Name)}
 			before := g.Grade(ctx, lab, target)
 			for _, task := range lab.Tasks {
 				failing := 0
@@ -84,7 +84,7 @@ func TestSolutionBots(t *testing.T) {
 					t.Errorf("task %s passes before the solution: %+v", task.ID, before.Results)
 				}
 			}
-			if err := lab.RunSteps(ctx, lab.Solution, nodes, m.Exec); err != nil {
+			if err := lab.RunSteps(ctx, lab.Solution, nodes, m.In(c.Name)); err != nil {
 				t.Fatalf("solution: %v", err)
 			}
 			// Controllers need a moment after the solution: grade until all pass.

@@ -26,11 +26,18 @@ func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (
 	if err != nil {
 		return false, err.Error(), nil, nil
 	}
+	// The pod's node comes from its spec, which the student writes: only a
+	// node of this cluster is entered (the backend refuses others too).
+	if !c.t.hasNode(pod.Spec.NodeName) {
+		return false, fmt.Sprintf("pod %s/%s is not running on a node of this cluster (spec.nodeName %q)",
+			pod.Namespace, pod.Name, pod.Spec.NodeName), nil, nil
+	}
+	// Values reach the node as arguments, never spliced into a script.
 	script := `set -e
 id=$(crictl pods --namespace "$1" --name "^$2\$" --state ready -q | head -n1)
 [ -n "$id" ] || { echo "ckalab-probe=nosandbox"; exit 0; }
 pid=$(crictl inspectp -o go-template --template '{{.info.pid}}' "$id")
-if nsenter -t "$pid" -n timeout 3 bash -c "</dev/tcp/$3/$4" 2>/dev/null; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
+if nsenter -t "$pid" -n timeout 3 bash -c '</dev/tcp/$0/$1' "$3" "$4" 2>/dev/null; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
 	out, err := c.t.Exec(ctx, pod.Spec.NodeName, nil, "bash", "-c", script, "probe", pod.Namespace, pod.Name, ip, strconv.Itoa(n.Port))
 	text := string(out)
 	ev := map[string]any{"from": pod.Namespace + "/" + pod.Name, "fromIP": pod.Status.PodIP, "to": net.JoinHostPort(ip, strconv.Itoa(n.Port)), "host": n.Host}

@@ -23,7 +23,8 @@ import (
 	"github.com/ckalab/ckalab/labs"
 )
 
-// Exec runs a command in a node container (cluster.Manager.Exec).
+// Exec runs a command in a node container of the graded cluster, and
+// refuses any other (cluster.Manager.In).
 type Exec func(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error)
 
 // Target is the cluster being graded.
@@ -33,6 +34,16 @@ type Target struct {
 	// node container names.
 	Nodes map[string]string
 	Exec  Exec
+}
+
+// hasNode reports whether node is one of the target's node containers.
+func (t Target) hasNode(node string) bool {
+	for _, n := range t.Nodes {
+		if n == node && node != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Result is one check's outcome.

@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// Exec runs a command in a node container (cluster.Manager.Exec).
+// Exec runs a command in a node container of the lab's cluster, and
+// refuses any other (cluster.Manager.In).
 type Exec func(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error)
 
 // RunSteps runs setup or solution steps on a cluster: manifests are

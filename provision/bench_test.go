@@ -50,7 +50,7 @@ func BenchmarkWarmClaim(b *testing.B) {
 	}
 	nodesJSON, _ := json.Marshal(nodes)
 	setup := func(ctx context.Context, env store.Environment) error {
-		_, err := cm.Exec(ctx, env.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "create", "namespace", "lab-"+env.ID.String()[:8])
+		_, err := cm.Exec(ctx, env.ClusterName, env.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "create", "namespace", "lab-"+env.ID.String()[:8])
 		return err
 	}
 	p := provision.New(provision.Config{Prefix: "ckbench-none-", NodeImage: "ckalab/node", StateDir: b.TempDir(),

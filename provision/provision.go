@@ -60,7 +60,7 @@ type Provisioner struct {
 	cfg      Config
 	log      *slog.Logger
 	store    *store.Store
-	clusters *cluster.Manager
+	clusters cluster.Backend
 	setup    Setup
 
 	wakeCreate, wakeSetup, wakeReap chan struct{}
@@ -77,7 +77,7 @@ const sweepEvery = time.Minute
 func (p *Provisioner) Reconciled() <-chan struct{} { return p.reconciled }
 
 // New returns a provisioner; call Run to start its workers.
-func New(cfg Config, log *slog.Logger, st *store.Store, clusters *cluster.Manager, setup Setup) *Provisioner {
+func New(cfg Config, log *slog.Logger, st *store.Store, clusters cluster.Backend, setup Setup) *Provisioner {
 	if cfg.Poll == 0 {
 		cfg.Poll = 2 * time.Second
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/ckalab/ckalab/cluster"
 	clusterimages "github.com/ckalab/ckalab/cluster-images"
+	"github.com/ckalab/ckalab/grader"
+	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/pgserver/pgtest"
 	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/store"
@@ -55,7 +57,7 @@ type env struct {
 func (e *env) provisioner() *provision.Provisioner {
 	return provision.New(e.cfg, e.log, e.st, e.cm, func(ctx context.Context, env store.Environment) error {
 		// Lab setup against the real cluster, as a lab's setup step would.
-		if _, err := e.cm.Exec(ctx, env.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+		if _, err := e.cm.Exec(ctx, env.ClusterName, env.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
 			"create", "namespace", "lab-"+env.LabID); err != nil {
 			return err
 		}
@@ -222,22 +224,60 @@ func TestIntegrationProvisioning(t *testing.T) {
 		// The API server, and the registry each cluster pulls from (and
 		// pushes to): reachable inside the cluster only.
 		for _, port := range []string{"6443", fmt.Sprint(cluster.RegistryPort)} {
-			probe := func(node, ip string) error {
-				_, err := e.cm.Exec(ctx, node, nil, "timeout", "3", "bash", "-c", "</dev/tcp/"+ip+"/"+port)
+			probe := func(env store.Environment, node, ip string) error {
+				_, err := e.cm.Exec(ctx, env.ClusterName, node, nil, "timeout", "3", "bash", "-c", `</dev/tcp/$0/$1`, ip, port)
 				return err
 			}
-			if err := probe(aNode.Name, aNode.IP); err != nil {
+			if err := probe(a, aNode.Name, aNode.IP); err != nil {
 				t.Fatalf("control check: a node cannot reach its own port %s: %v", port, err)
 			}
-			if err := probe(aNode.Name, bNode.IP); err == nil {
+			if err := probe(a, aNode.Name, bNode.IP); err == nil {
 				t.Fatalf("%s reached another cluster's node %s:%s", aNode.Name, bNode.IP, port)
 			}
-			if err := probe(bNode.Name, aNode.IP); err == nil {
+			if err := probe(b, bNode.Name, aNode.IP); err == nil {
 				t.Fatalf("%s reached another cluster's node %s:%s", bNode.Name, aNode.IP, port)
 			}
 		}
-		if _, err := e.cm.Exec(ctx, aNode.Name, nil, "sh", "-c", "test ! -e /var/run/docker.sock && test ! -e /run/docker.sock"); err != nil {
+		if _, err := e.cm.Exec(ctx, a.ClusterName, aNode.Name, nil, "sh", "-c", "test ! -e /var/run/docker.sock && test ! -e /run/docker.sock"); err != nil {
 			t.Fatalf("docker socket inside a node: %v", err)
+		}
+	})
+
+	// Node names reach the server from students (a pod's spec.nodeName):
+	// neither the backend nor a Check may run anything in another cluster.
+	t.Run("commands stay in their cluster", func(t *testing.T) {
+		aNode, bNode := a.Nodes[0], b.Nodes[0]
+		if _, err := e.cm.Exec(ctx, a.ClusterName, bNode.Name, nil, "true"); !errors.Is(err, cluster.ErrNotFound) {
+			t.Fatalf("exec on %s through cluster %s: %v, want ErrNotFound", bNode.Name, a.ClusterName, err)
+		}
+		if _, err := e.cm.Exec(ctx, a.ClusterName, aNode.Name, nil, "true"); err != nil {
+			t.Fatalf("control check: exec on the cluster's own node: %v", err)
+		}
+		hop := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: hop, namespace: default}
+spec:
+  nodeName: %s
+  containers: [{name: c, image: busybox:1.35, command: [sleep, "3600"]}]
+`, bNode.Name)
+		if _, err := e.cm.Exec(ctx, a.ClusterName, aNode.Name, strings.NewReader(hop),
+			"kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "apply", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+		lab := &labs.Lab{ID: "hop", Tasks: []labs.Task{{ID: "reach", Weight: 1, Checks: []labs.Check{{ID: "probe",
+			Connectivity: &labs.ConnectivityCheck{FromNamespace: "default", FromPod: "hop", Host: "10.96.0.1", Port: 443, Expect: "allowed"}}}}}}
+		var ran []string
+		target := grader.Target{Kubeconfig: []byte(a.Kubeconfig), Nodes: map[string]string{"control-plane": aNode.Name},
+			Exec: func(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error) {
+				ran = append(ran, node)
+				return e.cm.In(a.ClusterName)(ctx, node, stdin, command...)
+			}}
+		rep := grader.New(e.log).Grade(ctx, lab, target)
+		if len(rep.Results) != 1 || rep.Results[0].Passed || !strings.Contains(rep.Results[0].Message, "not running on a node of this cluster") {
+			t.Fatalf("Check with a pod on another cluster's node: %+v", rep.Results)
+		}
+		if len(ran) != 0 {
+			t.Fatalf("the Check ran commands on %v", ran)
 		}
 	})
 
@@ -312,7 +352,7 @@ func TestIntegrationProvisioning(t *testing.T) {
 	if got, _ := e.st.Environment(ctx, c.ID); got.State != store.EnvInUse {
 		t.Fatalf("cy's environment after restart: %s %s", got.State, got.Failure)
 	}
-	if _, err := e.cm.Exec(ctx, c.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "namespace", "lab-pods"); err != nil {
+	if _, err := e.cm.Exec(ctx, c.ClusterName, c.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "namespace", "lab-pods"); err != nil {
 		t.Fatalf("cy's cluster after restart: %v", err)
 	}
 	if err := e.provisioner().Stop(ctx, c.ID); err != nil {

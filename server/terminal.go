@@ -112,7 +112,7 @@ func (s *Server) openTerminal(c *gin.Context) {
 		return
 	}
 	u := currentUser(c)
-	sess, err := s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Node: node, Container: node}, token, u.ID, uint16(cols), uint16(rows))
+	sess, err := s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node}, token, u.ID, uint16(cols), uint16(rows))
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -42,7 +42,7 @@ func (s *floodShell) Write(p []byte) (int, error) {
 
 type floodLauncher struct{ size int }
 
-func (l floodLauncher) Launch(context.Context, string, string, uint16, uint16) (terminal.Process, error) {
+func (l floodLauncher) Launch(context.Context, string, terminal.Target, uint16, uint16) (terminal.Process, error) {
 	r, w := io.Pipe()
 	return &floodShell{echoShell: echoShell{r: r, w: w, done: make(chan struct{})}, size: l.size}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 
+	"github.com/ckalab/ckalab/cluster"
 	clusterimages "github.com/ckalab/ckalab/cluster-images"
 	"github.com/ckalab/ckalab/config"
 	"github.com/ckalab/ckalab/server"
@@ -46,7 +48,7 @@ func (s *echoShell) Close() error {
 
 type echoLauncher struct{}
 
-func (echoLauncher) Launch(context.Context, string, string, uint16, uint16) (terminal.Process, error) {
+func (echoLauncher) Launch(context.Context, string, terminal.Target, uint16, uint16) (terminal.Process, error) {
 	r, w := io.Pipe()
 	return &echoShell{r: r, w: w, done: make(chan struct{})}, nil
 }
@@ -295,13 +297,28 @@ func TestTerminalInNodeContainer(t *testing.T) {
 	t.Parallel()
 	name := fmt.Sprintf("ckterm%d", time.Now().UnixNano()%100000)
 	image := "ckalab/node:v" + clusterimages.KubernetesVersion()
-	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--hostname", name, "--entrypoint", "sleep", image, "infinity").CombinedOutput(); err != nil {
+	// Labelled as kind labels a node: the backend finds a cluster's nodes
+	// by that label, never by name.
+	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--hostname", name,
+		"--label", "io.x-k8s.kind.cluster="+name, "--label", "io.x-k8s.kind.role=control-plane",
+		"--entrypoint", "sleep", image, "infinity").CombinedOutput(); err != nil {
 		t.Fatalf("container: %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
-	e := termEnv(t, terminal.DockerLauncher{}, 4)
+	clusters := cluster.New(slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir())
+	launcher := terminal.LauncherFunc(func(ctx context.Context, id string, tg terminal.Target, cols, rows uint16) (terminal.Process, error) {
+		return clusters.Shell(ctx, tg.Cluster, tg.Node, id, cols, rows)
+	})
+	// Another cluster's name does not reach this node.
+	if _, err := clusters.Shell(context.Background(), "ckalab-someone-else", name, "x", 80, 24); !errors.Is(err, cluster.ErrNotFound) {
+		t.Fatalf("shell through another cluster: %v, want ErrNotFound", err)
+	}
+	e := termEnv(t, launcher, 4)
 	ana := e.user("ana@example.com", store.RoleStudent)
 	envID := inUse(t, e.store, ana.ID, name)
+	if _, err := e.store.Pool().Exec(context.Background(), `UPDATE environments SET cluster_name = $2 WHERE id = $1`, envID, name); err != nil {
+		t.Fatal(err)
+	}
 	c := e.client()
 	c.login("ana@example.com", "password-ana@example.com")
 	path := "/api/v1/environments/" + envID.String() + "/terminal?cols=100&rows=30"

@@ -39,9 +39,9 @@ func NewManager(log *slog.Logger, launcher Launcher, idle time.Duration, perUser
 
 // Target names the node a shell runs on.
 type Target struct {
-	Env       uuid.UUID
-	Node      string // node (and container) name
-	Container string
+	Env     uuid.UUID
+	Cluster string // the environment's cluster; the node must be one of its containers
+	Node    string // node container name
 }
 
 // Open returns the session to attach to: the one the reconnect token names
@@ -64,7 +64,7 @@ func (m *Manager) Open(ctx context.Context, t Target, token string, owner uuid.U
 		return nil, fmt.Errorf("%w: %d of %d in use; close one", ErrTooMany, n, m.perUser)
 	}
 	id := uuid.NewString()
-	proc, err := m.launcher.Launch(ctx, id, t.Container, cols, rows)
+	proc, err := m.launcher.Launch(ctx, id, t, cols, rows)
 	if err != nil {
 		return nil, fmt.Errorf("starting a shell on %s: %w", t.Node, err)
 	}

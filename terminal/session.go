@@ -2,7 +2,6 @@
 // shares each one between the browser tabs and instructors attached to it:
 // output fan-out with back-pressure, a replay buffer for reattaching,
 // control hand-over, idle close. It never starts a shell on the host: the
-// Launcher runs `docker exec` into a node container.
 package terminal
 
 import (
@@ -27,9 +26,17 @@ type Process interface {
 
 // Launcher starts the shell of a node container.
 type Launcher interface {
-	// Launch starts a login shell as root in the container; id names it
-	// (for killing it later).
-	Launch(ctx context.Context, id, container string, cols, rows uint16) (Process, error)
+	// Launch starts a login shell as root on the target's node, which must
+	// be one of the target's cluster's nodes; id names it (for killing it later).
+	Launch(ctx context.Context, id string, t Target, cols, rows uint16) (Process, error)
+}
+
+// LauncherFunc adapts a function to Launcher.
+type LauncherFunc func(ctx context.Context, id string, t Target, cols, rows uint16) (Process, error)
+
+// Launch calls f.
+func (f LauncherFunc) Launch(ctx context.Context, id string, t Target, cols, rows uint16) (Process, error) {
+	return f(ctx, id, t, cols, rows)
 }
 
 // Role is what a client may do on a session.

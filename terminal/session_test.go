@@ -61,7 +61,7 @@ func (f *fakeShell) Close() error {
 
 type fakeLauncher struct{ last *fakeShell }
 
-func (l *fakeLauncher) Launch(context.Context, string, string, uint16, uint16) (Process, error) {
+func (l *fakeLauncher) Launch(context.Context, string, Target, uint16, uint16) (Process, error) {
 	l.last = newFakeShell()
 	return l.last, nil
 }
@@ -86,7 +86,7 @@ func open(t *testing.T, perUser int) (*Manager, *fakeLauncher, *Session) {
 	t.Helper()
 	l := &fakeLauncher{}
 	m := NewManager(quiet(), l, time.Hour, perUser)
-	s, err := m.Open(context.Background(), Target{Env: uuid.New(), Node: "n", Container: "n"}, "", uuid.New(), 80, 24)
+	s, err := m.Open(context.Background(), Target{Env: uuid.New(), Cluster: "c", Node: "n"}, "", uuid.New(), 80, 24)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestFloodIsBoundedAndSlowViewersDropped(t *testing.T) {
 func TestExitAndLimits(t *testing.T) {
 	m, _, s := open(t, 1)
 	c, _, _ := s.Attach(s.Owner, "ana", Control)
-	if _, err := m.Open(context.Background(), Target{Env: s.Env, Node: "other", Container: "other"}, "", s.Owner, 80, 24); !errors.Is(err, ErrTooMany) {
+	if _, err := m.Open(context.Background(), Target{Env: s.Env, Cluster: "c", Node: "other"}, "", s.Owner, 80, 24); !errors.Is(err, ErrTooMany) {
 		t.Fatalf("second shell over a cap of 1: %v", err)
 	}
 	again, err := m.Open(context.Background(), Target{Env: s.Env, Node: "n"}, s.ID, uuid.New(), 80, 24)
@@ -219,11 +219,11 @@ func TestIdleShellsClose(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go m.Run(ctx)
-	s, err := m.Open(ctx, Target{Env: uuid.New(), Node: "n", Container: "n"}, "", uuid.New(), 80, 24)
+	s, err := m.Open(ctx, Target{Env: uuid.New(), Cluster: "c", Node: "n"}, "", uuid.New(), 80, 24)
 	if err != nil {
 		t.Fatal(err)
 	}
-	busy, err := m.Open(ctx, Target{Env: uuid.New(), Node: "n", Container: "n"}, "", uuid.New(), 80, 24)
+	busy, err := m.Open(ctx, Target{Env: uuid.New(), Cluster: "c", Node: "n"}, "", uuid.New(), 80, 24)
 	if err != nil {
 		t.Fatal(err)
 	}

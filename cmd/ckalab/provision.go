@@ -16,6 +16,7 @@ import (
 	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/server"
 	"github.com/ckalab/ckalab/store"
+	"github.com/ckalab/ckalab/terminal"
 )
 
 // newProvisioner builds the provisioner from the configuration, or says
@@ -42,7 +43,7 @@ func newProvisioner(ctx context.Context, cfg *config.Config, log *slog.Logger, s
 		if l == nil {
 			return nil // the playground has no setup
 		}
-		return l.RunSteps(ctx, l.Setup, nodeNames(env), clusters.Exec)
+		return l.RunSteps(ctx, l.Setup, nodeNames(env), clusters.In(env.ClusterName))
 	}
 	return provision.New(provision.Config{
 		Prefix: cfg.ClusterPrefix, NodeImage: cfg.NodeImage, StateDir: cfg.StateDir, Pools: pools,
@@ -83,10 +84,18 @@ func nodeNames(env store.Environment) map[string]string {
 	return labs.NodeNames(cp, workers)
 }
 
+// shellLauncher starts terminals' shells through the cluster backend, in
+// the target environment's own nodes only.
+func shellLauncher(clusters cluster.Backend) terminal.Launcher {
+	return terminal.LauncherFunc(func(ctx context.Context, id string, t terminal.Target, cols, rows uint16) (terminal.Process, error) {
+		return clusters.Shell(ctx, t.Cluster, t.Node, id, cols, rows)
+	})
+}
+
 // gradeWith grades environments with the platform's credentials: the
 // environment's admin kubeconfig (kept by the server) and docker exec.
 func gradeWith(g *grader.Grader, clusters *cluster.Manager) server.GradeFunc {
 	return func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
-		return g.Grade(ctx, l, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.Exec})
+		return g.Grade(ctx, l, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName)})
 	}
 }

@@ -48,14 +48,14 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		g := grader.New(log.With("component", "grader"))
 		deps.Grade = gradeWith(g, clusters)
 		deps.Health = func(ctx context.Context, env store.Environment) grader.Health {
-			return g.Health(ctx, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.Exec})
+			return g.Health(ctx, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName)})
 		}
 		go func() {
 			if err := prov.Run(ctx); err != nil {
 				log.Error("provisioner stopped", "err", err)
 			}
 		}()
-		deps.Terminals = terminal.NewManager(log.With("component", "terminal"), terminal.DockerLauncher{}, cfg.TerminalIdle, cfg.TerminalPerUser)
+		deps.Terminals = terminal.NewManager(log.With("component", "terminal"), shellLauncher(clusters), cfg.TerminalIdle, cfg.TerminalPerUser)
 		go deps.Terminals.Run(ctx)
 	}
 

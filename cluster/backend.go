@@ -1,0 +1,34 @@
+package cluster
+
+import (
+	"context"
+	"io"
+)
+
+// Backend owns every call to the container engine that runs students'
+// clusters: creating, listing and deleting them, and running commands and
+// shells in their nodes. Manager is the Docker (kind) backend.
+//
+// Contract: every method that reaches into a node takes the cluster the
+// node must belong to, and refuses (ErrNotFound) a node that is not one of
+// that cluster's containers, whatever its name: node names can come from
+// students (a pod's spec.nodeName). Delete of a missing cluster succeeds.
+type Backend interface {
+	Create(ctx context.Context, spec Spec) (*Cluster, error)
+	Get(ctx context.Context, name string) (*Cluster, error)
+	Delete(ctx context.Context, name string) error
+	// Summaries lists every kind cluster on the engine, this server's or not.
+	Summaries(ctx context.Context) (map[string]*Summary, error)
+	Exec(ctx context.Context, cluster, node string, stdin io.Reader, command ...string) ([]byte, error)
+	Shell(ctx context.Context, cluster, node, id string, cols, rows uint16) (*Shell, error)
+}
+
+var _ Backend = (*Manager)(nil)
+
+// In binds Exec to one cluster: what lab setups and the grader get, so no
+// node name they are handed can lead outside that cluster.
+func (m *Manager) In(cluster string) func(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error) {
+	return func(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error) {
+		return m.Exec(ctx, cluster, node, stdin, command...)
+	}
+}

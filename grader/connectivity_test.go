@@ -1,0 +1,54 @@
+package grader
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/ckalab/ckalab/labs"
+)
+
+// A student's pod names another cluster's node in spec.nodeName: the
+// connectivity check must fail without running anything on that node.
+func TestConnectivityRefusesAPodOnAForeignNode(t *testing.T) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "hop", Namespace: "default"},
+		Spec:       corev1.PodSpec{NodeName: "ckalab-other-control-plane"},
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.9"},
+	}
+	var ran []string
+	exec := func(_ context.Context, node string, _ io.Reader, _ ...string) ([]byte, error) {
+		ran = append(ran, node)
+		return []byte("ckalab-probe=open"), nil
+	}
+	c := &cluster{
+		t:    Target{Nodes: map[string]string{"control-plane": "ckalab-mine-control-plane", "worker": "ckalab-mine-worker"}, Exec: exec},
+		core: fake.NewSimpleClientset(pod),
+	}
+	check := &labs.ConnectivityCheck{FromNamespace: "default", FromPod: "hop", Host: "10.96.0.1", Port: 443, Expect: "allowed"}
+	passed, msg, _, err := c.connectivity(context.Background(), check)
+	if err != nil || passed {
+		t.Fatalf("passed=%v err=%v, want a failed check", passed, err)
+	}
+	if len(ran) != 0 {
+		t.Fatalf("ran a probe on %v", ran)
+	}
+	if !strings.Contains(msg, "not running on a node of this cluster") {
+		t.Fatalf("message %q", msg)
+	}
+
+	// The same pod on one of the cluster's own nodes is probed there.
+	pod.Spec.NodeName = "ckalab-mine-worker"
+	c.core = fake.NewSimpleClientset(pod)
+	if passed, msg, _, err := c.connectivity(context.Background(), check); err != nil || !passed {
+		t.Fatalf("own node: passed=%v msg=%q err=%v", passed, msg, err)
+	}
+	if len(ran) != 1 || ran[0] != "ckalab-mine-worker" {
+		t.Fatalf("probed on %v", ran)
+	}
+}
