@@ -159,54 +159,27 @@ type StartRequest struct {
 // have, a warm cluster from the pool, or a place in the queue. It only
 // touches PostgreSQL; workers do the rest.
 func (p *Provisioner) Start(ctx context.Context, r StartRequest) (store.Environment, error) {
-	mine, err := p.store.EnvironmentsOf(ctx, r.UserID)
-	if err != nil {
-		return store.Environment{}, err
-	}
-	for _, e := range mine {
-		if e.LabID == r.LabID {
-			return e, nil
-		}
-	}
-	if len(mine) >= p.cfg.MaxPerUser {
-		return store.Environment{}, fmt.Errorf("%w: you already have %d running environment(s) (lab %s); stop one first", ErrQuota, len(mine), mine[0].LabID)
-	}
 	req := store.EnvRequest{
 		UserID: uuid.NullUUID{UUID: r.UserID, Valid: true}, LabID: r.LabID, CohortID: r.CohortID,
-		Topology: r.Topology.String(), K8sVersion: r.Version, TimeLimit: r.TimeLimit,
+		Topology: r.Topology.String(), K8sVersion: r.Version, TimeLimit: r.TimeLimit, ClusterName: p.clusterName(),
 	}
-	claimed, err := p.store.ClaimPooled(ctx, req)
+	a, err := p.store.AdmitEnvironment(ctx, req, store.AdmitLimits{PerUser: p.cfg.MaxPerUser, MaxLive: p.cfg.MaxLive, MaxQueue: p.cfg.MaxQueue})
 	if err != nil {
 		return store.Environment{}, err
 	}
-	if claimed != nil {
-		_ = p.store.AddEnvEvent(ctx, claimed.ID, "claimed", "warm cluster "+claimed.ClusterName)
+	switch a.How {
+	case "existing":
+		return a.Env, nil
+	case "quota":
+		return store.Environment{}, fmt.Errorf("%w: you already have %d running environment(s) (lab %s); stop one first", ErrQuota, a.Mine, a.Env.LabID)
+	case "capacity":
+		return store.Environment{}, fmt.Errorf("%w: all %d cluster slots are busy and %d students are waiting; try again in a few minutes", ErrCapacity, p.cfg.MaxLive, a.Waiting)
+	case "claimed":
 		wake(p.wakeSetup)
 		wake(p.wakeCreate) // refill the pool
-		return *claimed, nil
+		return a.Env, nil
 	}
-	queued, err := p.store.EnvironmentsIn(ctx, store.EnvRequested)
-	if err != nil {
-		return store.Environment{}, err
-	}
-	waiting := 0
-	for _, e := range queued {
-		if !e.Pooled {
-			waiting++
-		}
-	}
-	live, err := p.store.CountLive(ctx)
-	if err != nil {
-		return store.Environment{}, err
-	}
-	if live >= p.cfg.MaxLive && waiting >= p.cfg.MaxQueue {
-		return store.Environment{}, fmt.Errorf("%w: all %d cluster slots are busy and %d students are waiting; try again in a few minutes", ErrCapacity, p.cfg.MaxLive, waiting)
-	}
-	req.ClusterName = p.clusterName()
-	e, err := p.store.RequestEnvironment(ctx, req)
-	if err != nil {
-		return e, err
-	}
+	e := a.Env
 	wake(p.wakeCreate)
 	return e, nil
 }
