@@ -29,12 +29,14 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	starting map[uuid.UUID]int // shells being launched, per owner: they count against the cap
 }
 
 // NewManager returns a manager closing shells idle for longer than idle
 // and allowing perUser shells per owner.
 func NewManager(log *slog.Logger, launcher Launcher, idle time.Duration, perUser int) *Manager {
-	return &Manager{log: log, launcher: launcher, idle: idle, perUser: perUser, sessions: map[string]*Session{}}
+	return &Manager{log: log, launcher: launcher, idle: idle, perUser: perUser,
+		sessions: map[string]*Session{}, starting: map[uuid.UUID]int{}}
 }
 
 // Target names the node a shell runs on.
@@ -52,24 +54,37 @@ func (m *Manager) Open(ctx context.Context, t Target, token string, owner uuid.U
 			return s, nil
 		}
 	}
+	// Count and reserve in one critical section: parallel opens cannot
+	// all pass the cap while their shells are still starting.
 	m.mu.Lock()
-	n := 0
+	n := m.starting[owner]
 	for _, s := range m.sessions {
 		if s.Owner == owner {
 			n++
 		}
 	}
-	m.mu.Unlock()
 	if n >= m.perUser {
+		m.mu.Unlock()
 		return nil, fmt.Errorf("%w: %d of %d in use; close one", ErrTooMany, n, m.perUser)
+	}
+	m.starting[owner]++
+	m.mu.Unlock()
+	release := func() {
+		if m.starting[owner]--; m.starting[owner] == 0 {
+			delete(m.starting, owner)
+		}
 	}
 	id := uuid.NewString()
 	proc, err := m.launcher.Launch(ctx, id, t, cols, rows)
 	if err != nil {
+		m.mu.Lock()
+		release()
+		m.mu.Unlock()
 		return nil, fmt.Errorf("starting a shell on %s: %w", t.Node, err)
 	}
 	s := newSession(m.log.With("terminal", id, "node", t.Node), id, t.Env, t.Node, owner, proc)
 	m.mu.Lock()
+	release()
 	m.sessions[id] = s
 	m.mu.Unlock()
 	go func() {

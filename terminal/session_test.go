@@ -258,3 +258,42 @@ typing:
 		t.Fatal("the shell was not closed once typing stopped")
 	}
 }
+
+// slowLauncher takes a while to start each shell, as docker exec does.
+type slowLauncher struct{ launched atomic.Int32 }
+
+func (l *slowLauncher) Launch(context.Context, string, Target, uint16, uint16) (Process, error) {
+	time.Sleep(50 * time.Millisecond)
+	l.launched.Add(1)
+	return newFakeShell(), nil
+}
+
+// Parallel opens by one user must not pass the per-user cap while their
+// shells are still starting.
+func TestPerUserCapHoldsUnderParallelOpens(t *testing.T) {
+	l := &slowLauncher{}
+	m := NewManager(quiet(), l, time.Hour, 3)
+	owner := uuid.New()
+	var wg sync.WaitGroup
+	var opened, refused atomic.Int32
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := m.Open(context.Background(), Target{Env: uuid.New(), Cluster: "c", Node: "n"}, "", owner, 80, 24)
+			switch {
+			case err == nil:
+				opened.Add(1)
+				t.Cleanup(func() { s.Close("test over") })
+			case errors.Is(err, ErrTooMany):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if opened.Load() != 3 || refused.Load() != 17 || l.launched.Load() != 3 {
+		t.Fatalf("opened %d, refused %d, launched %d; want 3, 17, 3", opened.Load(), refused.Load(), l.launched.Load())
+	}
+}
