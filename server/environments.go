@@ -32,11 +32,13 @@ type apiEnvironment struct {
 	StartedAt     *time.Time      `json:"startedAt,omitempty"`
 	ExpiresAt     *time.Time      `json:"expiresAt,omitempty"`
 	LastActivity  *time.Time      `json:"lastActivityAt,omitempty"`
+	GaveUpAt      *time.Time      `json:"gaveUpAt,omitempty"`
 }
 
 func toEnvironment(e store.Environment) apiEnvironment {
 	out := apiEnvironment{ID: e.ID, LabID: e.LabID, State: e.State, Topology: e.Topology, K8sVersion: e.K8sVersion,
-		Nodes: e.Nodes, Failure: e.Failure, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, ExpiresAt: e.ExpiresAt, LastActivity: e.LastActivityAt}
+		Nodes: e.Nodes, Failure: e.Failure, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, ExpiresAt: e.ExpiresAt, LastActivity: e.LastActivityAt,
+		GaveUpAt: e.GaveUpAt}
 	if out.Nodes == nil {
 		out.Nodes = []store.EnvNode{}
 	}

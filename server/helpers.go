@@ -21,3 +21,11 @@ func (s *Server) paramID(c *gin.Context, name string) (uuid.UUID, bool) {
 	}
 	return id, true
 }
+
+// audit records an action in the audit log; a failed write is logged, not
+// returned: the action itself has happened.
+func (s *Server) audit(c *gin.Context, actor *uuid.UUID, action, target string, details map[string]any) {
+	if err := s.store.Audit(c.Request.Context(), actor, action, target, details, c.ClientIP()); err != nil {
+		s.log.Error("audit log write failed", "action", action, "target", target, "err", err)
+	}
+}

@@ -105,11 +105,12 @@ type apiCheckRun struct {
 	TookMs   int64               `json:"tookMs"`
 	Score    float64             `json:"score"`
 	MaxScore float64             `json:"maxScore"`
+	Counted  bool                `json:"counted"` // false after the student gave up
 	Results  []store.CheckResult `json:"results"`
 }
 
 func toCheckRun(r store.CheckRun) apiCheckRun {
-	return apiCheckRun{r.ID.String(), r.CreatedAt, r.Duration.Milliseconds(), r.Score, r.MaxScore, r.Results}
+	return apiCheckRun{r.ID.String(), r.CreatedAt, r.Duration.Milliseconds(), r.Score, r.MaxScore, r.Counted, r.Results}
 }
 
 // checkEnvironment grades the environment now; only its owner may.
@@ -179,8 +180,8 @@ func (s *Server) listChecks(c *gin.Context) {
 }
 
 // getSolution shows a lab's solution: to instructors and admins watching
-// the environment, and to its student after a Check when one of their
-// cohorts shows solutions.
+// the environment, and to its student once the attempt is over (given up,
+// out of time, or full marks) and the environment's cohort shows solutions.
 func (s *Server) getSolution(c *gin.Context) {
 	e, role, ok := s.environment(c)
 	if !ok {
@@ -192,18 +193,28 @@ func (s *Server) getSolution(c *gin.Context) {
 		return
 	}
 	if role == terminal.Control {
-		runs, err := s.store.CheckRuns(c.Request.Context(), e.ID)
+		visible, err := s.store.SolutionsVisible(c.Request.Context(), currentUser(c).ID, e.CohortID)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		visible, err := s.store.SolutionsVisible(c.Request.Context(), currentUser(c).ID)
-		if err != nil {
-			s.fail(c, err)
+		if !visible {
+			s.fail(c, errForbidden("your instructor has not made solutions visible"))
 			return
 		}
-		if len(runs) == 0 || !visible {
-			s.fail(c, errForbidden("the solution shows after a Check, when your instructor allows it"))
+		over := e.Over(time.Now())
+		if !over {
+			runs, err := s.store.CheckRuns(c.Request.Context(), e.ID)
+			if err != nil {
+				s.fail(c, err)
+				return
+			}
+			for _, r := range runs {
+				over = over || (r.Counted && r.MaxScore > 0 && r.Score >= r.MaxScore)
+			}
+		}
+		if !over {
+			s.fail(c, errForbidden("the solution shows once the attempt is over: at full marks, when time is up, or after you give up (POST …/give-up)"))
 			return
 		}
 	}
@@ -227,4 +238,29 @@ func (s *Server) getSolution(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"steps": steps})
+}
+
+// giveUp ends the attempt's grading so its student may read the solution:
+// Checks after it are kept and shown but never counted. Only the student.
+func (s *Server) giveUp(c *gin.Context) {
+	e, role, ok := s.environment(c)
+	if !ok {
+		return
+	}
+	if role != terminal.Control {
+		s.fail(c, errForbidden("only the student working in this environment can give it up"))
+		return
+	}
+	if s.lab(e.LabID) == nil {
+		s.fail(c, errConflict("this environment has no graded lab"))
+		return
+	}
+	e, err := s.store.GiveUp(c.Request.Context(), e.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	u := currentUser(c)
+	s.audit(c, &u.ID, "environment.give_up", e.ID.String(), map[string]any{"lab": e.LabID})
+	c.JSON(http.StatusOK, gin.H{"environment": toEnvironment(e)})
 }

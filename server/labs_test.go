@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/server"
@@ -19,11 +21,14 @@ func TestLabCatalogAndChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	graded := 0
+	graded, full := 0, false
 	e := newEnvWith(t, func(d *server.Deps) {
 		d.Labs = catalog
 		d.Grade = func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
 			graded++
+			if full {
+				return grader.Report{Score: 5, MaxScore: 5, Results: []grader.Result{{TaskID: l.Tasks[0].ID, CheckID: l.Tasks[0].Checks[0].ID, Passed: true, Weight: 5}}}
+			}
 			return grader.Report{Score: 1.5, MaxScore: 5, Took: 20 * time.Millisecond, Results: []grader.Result{
 				{TaskID: l.Tasks[0].ID, CheckID: l.Tasks[0].Checks[0].ID, Passed: true, Weight: 1.5, Message: "ok", Evidence: map[string]any{"found": []string{"developer"}}},
 				{TaskID: l.Tasks[0].ID, CheckID: l.Tasks[0].Checks[1].ID, Passed: false, Weight: 3.5, Message: "jane cannot list pods in namespace dev yet"},
@@ -88,7 +93,55 @@ func TestLabCatalogAndChecks(t *testing.T) {
 	if r := teachC.do("PATCH", "/api/v1/cohorts/"+cohort.ID.String(), map[string]any{"showSolutions": true}); r.Status != 200 {
 		t.Fatalf("show solutions: %d %v", r.Status, r.Body)
 	}
+	// Allowed, but the attempt is not over: a partial Check does not open it.
+	if r := anaC.do("GET", sol, nil); r.Status != 403 || !strings.Contains(fmt.Sprint(r.Body), "give up") {
+		t.Fatalf("student saw the solution mid-attempt: %d %v", r.Status, r.Body)
+	}
+	give := fmt.Sprintf("/api/v1/environments/%s/give-up", envID)
+	if r := teachC.do("POST", give, map[string]any{}); r.Status != 403 {
+		t.Fatalf("instructor gave up for the student: %d", r.Status)
+	}
+	if r := boC.do("POST", give, map[string]any{}); r.Status != 403 {
+		t.Fatalf("another student gave up: %d", r.Status)
+	}
+	if r := anaC.do("POST", give, map[string]any{}); r.Status != 200 || r.Body["environment"].(map[string]any)["gaveUpAt"] == nil {
+		t.Fatalf("give up: %d %v", r.Status, r.Body)
+	}
 	if r := anaC.do("GET", sol, nil); r.Status != 200 || !strings.Contains(fmt.Sprint(r.Body["steps"]), "kubectl create role developer") {
-		t.Fatalf("student solution after a check: %d %v", r.Status, r.Body)
+		t.Fatalf("student solution after giving up: %d %v", r.Status, r.Body)
+	}
+	// Full marks after reading the solution: shown, never counted.
+	full = true
+	r = anaC.do("POST", path, map[string]any{})
+	if run, _ := r.Body["run"].(map[string]any); r.Status != 200 || run["score"] != 5.0 || run["counted"] != false {
+		t.Fatalf("check after giving up: %d %v", r.Status, r.Body)
+	}
+	prog, err := e.store.Progress(ctx, []uuid.UUID{ana.ID})
+	if err != nil || len(prog) != 1 || prog[0].BestScore != 1.5 || prog[0].Passed || prog[0].Checks != 2 {
+		t.Fatalf("progress after giving up: %+v %v", prog, err)
+	}
+
+	// A second attempt: full marks opens the solution without giving up.
+	env2 := inUse(t, e.store, ana.ID, "d-control-plane")
+	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET lab_id = 'rbac-developer', cohort_id = $2 WHERE id = $1`, env2, cohort.ID)
+	sol2 := fmt.Sprintf("/api/v1/environments/%s/solution", env2)
+	if r := anaC.do("GET", sol2, nil); r.Status != 403 {
+		t.Fatalf("second attempt's solution before any Check: %d", r.Status)
+	}
+	if r := anaC.do("POST", fmt.Sprintf("/api/v1/environments/%s/check", env2), map[string]any{}); r.Status != 200 {
+		t.Fatalf("check: %d %v", r.Status, r.Body)
+	}
+	if r := anaC.do("GET", sol2, nil); r.Status != 200 {
+		t.Fatalf("solution at full marks: %d %v", r.Status, r.Body)
+	}
+	// Another cohort's setting does not open this one's solutions.
+	if r := teachC.do("PATCH", "/api/v1/cohorts/"+cohort.ID.String(), map[string]any{"showSolutions": false}); r.Status != 200 {
+		t.Fatalf("hide solutions: %d", r.Status)
+	}
+	other, _ := e.store.CreateCohort(ctx, "other", teach.ID)
+	_ = e.store.AddMember(ctx, other.ID, ana.ID, store.CohortStudent)
+	_ = e.store.SetShowSolutions(ctx, other.ID, true)
+	if r := anaC.do("GET", sol2, nil); r.Status != 403 {
+		t.Fatalf("solution through another cohort's setting: %d", r.Status)
 	}
 }

@@ -19,7 +19,10 @@ type CheckRun struct {
 	Duration      time.Duration
 	Score         float64
 	MaxScore      float64
-	Results       []CheckResult
+	// Counted is false for a Check after the student gave up: kept, shown,
+	// never part of a grade.
+	Counted bool
+	Results []CheckResult
 }
 
 // CheckResult is one check of a run.
@@ -36,9 +39,11 @@ type CheckResult struct {
 func (s *Store) SaveCheckRun(ctx context.Context, r CheckRun) (CheckRun, error) {
 	r.ID = uuid.New()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO check_runs (id, environment_id, user_id, lab_id, duration_ms, score, max_score)
-			VALUES ($1, $2, $3, $4, $5, round($6::numeric, 2), round($7::numeric, 2)) RETURNING created_at`,
-			r.ID, r.EnvironmentID, r.UserID, r.LabID, r.Duration.Milliseconds(), r.Score, r.MaxScore).Scan(&r.CreatedAt)
+		err := tx.QueryRow(ctx, `INSERT INTO check_runs (id, environment_id, user_id, lab_id, duration_ms, score, max_score, counted)
+			VALUES ($1, $2, $3, $4, $5, round($6::numeric, 2), round($7::numeric, 2),
+				NOT EXISTS (SELECT 1 FROM environments WHERE id = $2 AND gave_up_at IS NOT NULL))
+			RETURNING created_at, counted`,
+			r.ID, r.EnvironmentID, r.UserID, r.LabID, r.Duration.Milliseconds(), r.Score, r.MaxScore).Scan(&r.CreatedAt, &r.Counted)
 		if err != nil {
 			return err
 		}
@@ -59,7 +64,7 @@ func (s *Store) SaveCheckRun(ctx context.Context, r CheckRun) (CheckRun, error) 
 
 // CheckRuns lists an environment's runs, newest first, with results.
 func (s *Store) CheckRuns(ctx context.Context, envID uuid.UUID) ([]CheckRun, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, environment_id, user_id, lab_id, created_at, duration_ms, score::float8, max_score::float8
+	rows, err := s.pool.Query(ctx, `SELECT id, environment_id, user_id, lab_id, created_at, duration_ms, score::float8, max_score::float8, counted
 		FROM check_runs WHERE environment_id = $1 ORDER BY created_at DESC LIMIT 50`, envID)
 	if err != nil {
 		return nil, mapErr(err, "check runs")
@@ -68,7 +73,7 @@ func (s *Store) CheckRuns(ctx context.Context, envID uuid.UUID) ([]CheckRun, err
 	for rows.Next() {
 		var r CheckRun
 		var ms int64
-		if err := rows.Scan(&r.ID, &r.EnvironmentID, &r.UserID, &r.LabID, &r.CreatedAt, &ms, &r.Score, &r.MaxScore); err != nil {
+		if err := rows.Scan(&r.ID, &r.EnvironmentID, &r.UserID, &r.LabID, &r.CreatedAt, &ms, &r.Score, &r.MaxScore, &r.Counted); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -283,11 +283,11 @@ func (s *Store) SetShowSolutions(ctx context.Context, cohortID uuid.UUID, show b
 	return nil
 }
 
-// SolutionsVisible reports whether one of the student's cohorts shows
-// solutions.
-func (s *Store) SolutionsVisible(ctx context.Context, userID uuid.UUID) (bool, error) {
+// SolutionsVisible reports whether the cohort (one the student is in) shows
+// solutions; with no cohort, whether any of the student's cohorts does.
+func (s *Store) SolutionsVisible(ctx context.Context, userID uuid.UUID, cohortID uuid.NullUUID) (bool, error) {
 	var ok bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
-		WHERE m.user_id = $1 AND c.show_solutions)`, userID).Scan(&ok)
+		WHERE m.user_id = $1 AND c.show_solutions AND (NOT $3 OR c.id = $2))`, userID, cohortID.UUID, cohortID.Valid).Scan(&ok)
 	return ok, mapErr(err, "solutions visible")
 }

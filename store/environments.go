@@ -57,6 +57,9 @@ type Environment struct {
 	StartedAt   *time.Time
 	ExpiresAt   *time.Time
 	EndedAt     *time.Time
+	// GaveUpAt is when the student gave up to read the solution; later
+	// Checks do not count.
+	GaveUpAt *time.Time
 	// LastActivityAt is the student's last keystroke or Check.
 	LastActivityAt *time.Time
 }
@@ -83,7 +86,7 @@ type EnvEvent struct {
 
 const envCols = `id, user_id, coalesce(lab_id, ''), cohort_id, state, topology, k8s_version, cluster_name,
 	coalesce(kubeconfig, ''), nodes, pooled, coalesce(failure, ''), extract(epoch from time_limit)::float8,
-	created_at, updated_at, ready_at, started_at, expires_at, ended_at, last_activity_at`
+	created_at, updated_at, ready_at, started_at, expires_at, ended_at, last_activity_at, gave_up_at`
 
 // scanEnv scans envCols, then any extra columns into extra.
 func scanEnv(row pgx.Row, extra ...any) (Environment, error) {
@@ -92,7 +95,7 @@ func scanEnv(row pgx.Row, extra ...any) (Environment, error) {
 	var limit float64
 	dest := append([]any{&e.ID, &e.UserID, &e.LabID, &e.CohortID, &e.State, &e.Topology, &e.K8sVersion, &e.ClusterName,
 		&e.Kubeconfig, &nodes, &e.Pooled, &e.Failure, &limit,
-		&e.CreatedAt, &e.UpdatedAt, &e.ReadyAt, &e.StartedAt, &e.ExpiresAt, &e.EndedAt, &e.LastActivityAt}, extra...)
+		&e.CreatedAt, &e.UpdatedAt, &e.ReadyAt, &e.StartedAt, &e.ExpiresAt, &e.EndedAt, &e.LastActivityAt, &e.GaveUpAt}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
 		return e, err
@@ -274,6 +277,29 @@ func (s *Store) ExtendEnvironment(ctx context.Context, id uuid.UUID, by time.Dur
 		return e, fmt.Errorf("environment %s is not in use: %w", id, ErrConflict)
 	}
 	return e, mapErr(err, "extend environment")
+}
+
+// GiveUp records that the student gave up the attempt (once; the first
+// time stays).
+func (s *Store) GiveUp(ctx context.Context, id uuid.UUID) (Environment, error) {
+	e, err := scanEnv(s.pool.QueryRow(ctx, `UPDATE environments SET gave_up_at = coalesce(gave_up_at, now())
+		WHERE id = $1 AND user_id IS NOT NULL RETURNING `+envCols, id))
+	return e, mapErr(err, "give up")
+}
+
+// Over reports whether an attempt is over: given up, ended, or past its time.
+func (e Environment) Over(now time.Time) bool {
+	switch {
+	case e.GaveUpAt != nil, e.EndedAt != nil:
+		return true
+	case e.ExpiresAt != nil && now.After(*e.ExpiresAt):
+		return true
+	}
+	switch e.State {
+	case EnvRequested, EnvProvisioning, EnvReady, EnvInUse:
+		return false
+	}
+	return true
 }
 
 // TouchEnvironment records student activity in an in-use environment.

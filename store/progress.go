@@ -22,8 +22,9 @@ type LabProgress struct {
 // Progress lists the lab standings of the given users.
 func (s *Store) Progress(ctx context.Context, userIDs []uuid.UUID) ([]LabProgress, error) {
 	rows, err := s.pool.Query(ctx, `WITH runs AS (
-			SELECT user_id, lab_id, max(score)::float8 AS best, max(max_score)::float8 AS maxs, count(*) AS n,
-				max(created_at) AS last, bool_or(score = max_score) AS passed
+			SELECT user_id, lab_id, coalesce(max(score) FILTER (WHERE counted), 0)::float8 AS best,
+				max(max_score)::float8 AS maxs, count(*) AS n, max(created_at) AS last,
+				coalesce(bool_or(score = max_score) FILTER (WHERE counted), false) AS passed
 			FROM check_runs WHERE user_id = ANY($1) GROUP BY user_id, lab_id),
 		hints AS (
 			SELECT user_id, lab_id, count(*) AS n FROM hint_reveals WHERE user_id = ANY($1) GROUP BY user_id, lab_id)
@@ -57,7 +58,7 @@ type Attempt struct {
 // Attempts lists a user's environments, newest first, live or ended.
 func (s *Store) Attempts(ctx context.Context, userID uuid.UUID, limit int) ([]Attempt, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+envCols+`, r.best, r.maxs, r.n FROM environments
-		CROSS JOIN LATERAL (SELECT coalesce(max(c.score), 0)::float8 AS best, coalesce(max(c.max_score), 0)::float8 AS maxs, count(c.id) AS n
+		CROSS JOIN LATERAL (SELECT coalesce(max(c.score) FILTER (WHERE c.counted), 0)::float8 AS best, coalesce(max(c.max_score), 0)::float8 AS maxs, count(c.id) AS n
 			FROM check_runs c WHERE c.environment_id = environments.id) r
 		WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2`, userID, limit)
 	if err != nil {

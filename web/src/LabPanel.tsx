@@ -15,8 +15,17 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
   const [checking, setChecking] = useState(false)
   const [error, setError] = useState('')
   const [solution, setSolution] = useState<Step[] | null>(null)
+  // A student reads the solution once the attempt is over: at full marks,
+  // or after giving up (later Checks then do not count).
+  const fullMarks = !!run && run.counted && run.score >= run.maxScore
   const showSolution = async () => {
-    try { setSolution((await api<{ steps: Step[] }>('GET', `/environments/${envId}/solution`)).steps) } catch (e) { setError((e as ApiError).message) }
+    try {
+      if (canCheck && !fullMarks) {
+        if (!window.confirm('Give up this attempt and read the solution? You can keep working and pressing Check, but later Checks will not count towards your grade.')) return
+        await api('POST', `/environments/${envId}/give-up`, {})
+      }
+      setSolution((await api<{ steps: Step[] }>('GET', `/environments/${envId}/solution`)).steps)
+    } catch (e) { setError((e as ApiError).message) }
   }
   useEffect(() => {
     api<{ lab: Lab }>('GET', `/labs/${labId}`).then((r) => setLab(r.lab)).catch((e) => setError((e as ApiError).message))
@@ -70,14 +79,14 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
       })}
       {error && <Banner kind="error">{error}</Banner>}
       {canCheck && <button className="primary" onClick={check} disabled={checking}>{checking ? 'Checking…' : 'Check'}</button>}
-      {run && !solution && <button className="secondary small" onClick={showSolution}>Show the solution</button>}
+      {run && !solution && <button className="secondary small" onClick={showSolution}>{canCheck && !fullMarks ? 'Give up and show the solution' : 'Show the solution'}</button>}
       {solution && (
         <section className="solution" aria-label="Solution">
           <h3>Solution</h3>
           {solution.map((st, i) => <pre key={i}>{st.script ? `# on ${st.node}\n${st.script}` : `# kubectl apply -f - <<EOF\n${st.manifest}EOF`}</pre>)}
         </section>
       )}
-      {run ? <p className="score" role="status">Score: {run.score.toFixed(1)} / {run.maxScore} <span className="muted small">({new Date(run.at).toLocaleTimeString()}, {run.tookMs} ms)</span></p>
+      {run ? <p className="score" role="status">Score: {run.score.toFixed(1)} / {run.maxScore}{!run.counted && ' (not counted: given up)'} <span className="muted small">({new Date(run.at).toLocaleTimeString()}, {run.tookMs} ms)</span></p>
         : !canCheck && <p className="muted small">No Check yet.</p>}
     </aside>
   )

@@ -1,0 +1,3 @@
+ALTER TABLE invites DROP COLUMN role;
+ALTER TABLE check_runs DROP COLUMN counted;
+ALTER TABLE environments DROP COLUMN gave_up_at;
