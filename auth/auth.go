@@ -4,19 +4,42 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
 )
 
-// ErrBadPassword means a password does not match its hash.
-var ErrBadPassword = errors.New("wrong password")
+var (
+	// ErrBadPassword means a password does not match its hash.
+	ErrBadPassword = errors.New("wrong password")
+	// ErrBusy means no hashing slot came free before the context ended.
+	ErrBusy = errors.New("too many passwords being hashed")
+)
+
+// hashSlots bounds the argon2 computations running at once, one per
+// usable CPU: each holds argonMemory, so a flood of sign-ins queues here
+// instead of exhausting memory. It is per process because the memory is.
+var hashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// withSlot runs f once a hashing slot is free, or fails when ctx ends first.
+func withSlot(ctx context.Context, f func()) error {
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+	}
+	defer func() { <-hashSlots }()
+	f()
+	return nil
+}
 
 // Argon2id parameters (OWASP's second recommended set: 19 MiB, t=2, p=1).
 const (
@@ -40,19 +63,28 @@ func CheckPasswordPolicy(pw string) error {
 	return nil
 }
 
-// HashPassword returns a PHC-style argon2id hash.
-func HashPassword(pw string) (string, error) {
+// HashPassword returns a PHC-style argon2id hash. It waits for a hashing
+// slot; ErrBusy means ctx ended first.
+func HashPassword(ctx context.Context, pw string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+	var key []byte
+	if err := withSlot(ctx, func() { key = argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen) }); err != nil {
+		return "", err
+	}
+	return encodeHash(salt, key), nil
 }
 
-// VerifyPassword checks pw against a hash from HashPassword.
-func VerifyPassword(hash, pw string) error {
+func encodeHash(salt, key []byte) string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// VerifyPassword checks pw against a hash from HashPassword. It waits for
+// a hashing slot like HashPassword.
+func VerifyPassword(ctx context.Context, hash, pw string) error {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return errors.New("unknown password hash format")
@@ -75,7 +107,10 @@ func VerifyPassword(hash, pw string) error {
 	if err != nil {
 		return fmt.Errorf("bad key: %w", err)
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	var got []byte
+	if err := withSlot(ctx, func() { got = argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want))) }); err != nil {
+		return err
+	}
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrBadPassword
 	}
@@ -83,11 +118,16 @@ func VerifyPassword(hash, pw string) error {
 }
 
 // dummyHash lets a sign-in for an unknown email cost as much as a real one.
-var dummyHash, _ = HashPassword("ckalab-timing-equaliser")
+var dummyHash = encodeHash(make([]byte, 16), make([]byte, argonKeyLen))
 
 // BurnPasswordCheck spends the time of a password check, so unknown
 // emails and wrong passwords cannot be told apart by timing.
-func BurnPasswordCheck(pw string) { _ = VerifyPassword(dummyHash, pw) }
+func BurnPasswordCheck(ctx context.Context, pw string) error {
+	if err := VerifyPassword(ctx, dummyHash, pw); !errors.Is(err, ErrBadPassword) {
+		return err
+	}
+	return nil
+}
 
 // NewToken returns a random URL-safe token of 32 bytes.
 func NewToken() string {

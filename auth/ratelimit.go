@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Limiter counts failed sign-ins per key (an email, a client address) in a
-// sliding window and refuses a key that has used up its allowance.
+// Limiter counts attempts per key (an email, a client address) in a
+// sliding window, such as failed sign-ins or sign-ups, and refuses a key
+// that has used up its allowance.
 type Limiter struct {
 	mu     sync.Mutex
 	max    int

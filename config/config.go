@@ -6,6 +6,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,7 @@ type Config struct {
 	SessionTTL     time.Duration
 	LoginRateLimit int
 	ShutdownGrace  time.Duration
+	TrustedProxies string
 
 	LabsDir        string
 	NodeImage      string
@@ -119,8 +121,9 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	b.add(&c.SecureCookies, "secure-cookies", "false", "mark cookies Secure (set when served over TLS)")
 	b.add(&c.SessionTTL, "session-ttl", "12h", "how long a sign-in lasts")
-	b.add(&c.LoginRateLimit, "login-rate-limit", "10", "failed sign-ins allowed per email and per client address per 15 minutes")
+	b.add(&c.LoginRateLimit, "login-rate-limit", "10", "failed sign-ins allowed per email and per client address per 15 minutes (sign-ups through invites: 5 times this per client address)")
 	b.add(&c.ShutdownGrace, "shutdown-grace", "20s", "how long shutdown waits for requests and terminals to drain")
+	b.add(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none")
 	b.add(&c.LabsDir, "labs-dir", "", "directory of lab folders; empty uses the labs built into the binary")
 	b.add(&c.NodeImage, "node-image", "ckalab/node", "node image repository; the tag is the Kubernetes version (e.g. ckalab/node:v1.34.4)")
 	b.add(&c.K8sVersion, "kubernetes-version", clusterimages.KubernetesVersion(), "default Kubernetes version of clusters (a node image must exist for it)")
@@ -170,10 +173,29 @@ func (c *Config) Validate() error {
 	if c.PoolSize < 0 {
 		errs = append(errs, "--pool-size must not be negative")
 	}
+	for _, p := range c.TrustedProxyList() {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				errs = append(errs, fmt.Sprintf("--trusted-proxies: %q is neither an IP address nor a CIDR", p))
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// TrustedProxyList is --trusted-proxies split into its entries; nil when
+// empty, which trusts no proxy.
+func (c *Config) TrustedProxyList() []string {
+	var out []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Origin is the scheme://host[:port] browsers send as Origin for this server.

@@ -63,3 +63,22 @@ func TestEveryOptionHasEnvAndHelp(t *testing.T) {
 		seen[o.Env] = true
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := parse(t, nil)
+	if err != nil || c.TrustedProxyList() != nil {
+		t.Fatalf("default must trust no proxy: %q %v", c.TrustedProxyList(), err)
+	}
+	c, err = parse(t, map[string]string{"CKALAB_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,,::1"})
+	if err != nil || strings.Join(c.TrustedProxyList(), "|") != "10.0.0.0/8|127.0.0.1|::1" {
+		t.Fatalf("env list: %q %v", c.TrustedProxyList(), err)
+	}
+	c, err = parse(t, nil, "--trusted-proxies", "192.168.1.0/24")
+	if err != nil || strings.Join(c.TrustedProxyList(), "|") != "192.168.1.0/24" {
+		t.Fatalf("flag: %q %v", c.TrustedProxyList(), err)
+	}
+	_, err = parse(t, nil, "--trusted-proxies", "127.0.0.1,proxy.example,10.0.0.0/33")
+	if err == nil || !strings.Contains(err.Error(), `"proxy.example"`) || !strings.Contains(err.Error(), `"10.0.0.0/33"`) {
+		t.Fatalf("want both bad entries reported: %v", err)
+	}
+}

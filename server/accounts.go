@@ -1,12 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,11 +20,48 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// hashWait is how long a request waits for a password hashing slot.
+const hashWait = 10 * time.Second
+
+// hashPassword hashes a new password, counted in the metrics.
+func (s *Server) hashPassword(ctx context.Context, pw string) (string, error) {
+	s.metrics.hashes.Inc()
+	return auth.HashPassword(ctx, pw)
+}
+
+// checkPassword checks pw against a stored hash; an empty hash (no such
+// account) spends the same time and fails.
+func (s *Server) checkPassword(ctx context.Context, hash, pw string) error {
+	s.metrics.hashes.Inc()
+	if hash == "" {
+		if err := auth.BurnPasswordCheck(ctx, pw); err != nil {
+			return err
+		}
+		return auth.ErrBadPassword
+	}
+	return auth.VerifyPassword(ctx, hash, pw)
+}
+
+// busy answers a request that found no password hashing slot in time.
+func (s *Server) busy(c *gin.Context) {
+	c.Header("Retry-After", "5")
+	s.fail(c, &apiError{Status: http.StatusServiceUnavailable, Code: "busy",
+		Message: "the server is busy signing people in; try again in a few seconds"})
+}
+
+// rateLimited answers a client that used up a limiter's allowance.
+func (s *Server) rateLimited(c *gin.Context, wait time.Duration, what string) {
+	c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	s.fail(c, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+		Message: fmt.Sprintf("%s; try again in %d minute(s)", what, int(math.Ceil(wait.Minutes())))})
+}
+
 // startSession signs u in: a new session row and its cookie.
 func (s *Server) startSession(c *gin.Context, u store.User) (string, error) {
 	token, csrf := auth.NewToken(), auth.NewToken()
 	expires := time.Now().Add(s.cfg.SessionTTL)
-	if err := s.store.CreateSession(c.Request.Context(), auth.HashToken(token), u.ID, csrf, expires, c.Request.UserAgent()); err != nil {
+	ua := cleanHeader(c.Request.UserAgent(), maxUserAgentLen)
+	if err := s.store.CreateSession(c.Request.Context(), auth.HashToken(token), u.ID, csrf, expires, ua); err != nil {
 		return "", err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
@@ -39,28 +76,29 @@ func (s *Server) login(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	email := store.NormalizeEmail(req.Email)
-	if email == "" || req.Password == "" {
-		s.fail(c, errBadRequest("email and password are required", nil))
+	var in inputs
+	email := in.email("email", req.Email)
+	in.password("password", req.Password)
+	if !in.ok() {
+		s.fail(c, in.err("sign in with an email address and a password"))
 		return
 	}
 	keys := []string{"email:" + email, "client:" + c.ClientIP()}
 	if ok, wait := s.limiter.Allow(keys...); !ok {
-		mins := int(math.Ceil(wait.Minutes()))
-		c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		s.fail(c, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: fmt.Sprintf("too many failed sign-ins; try again in %d minute(s)", mins)})
+		s.rateLimited(c, wait, "too many failed sign-ins")
 		return
 	}
 	u, err := s.store.UserByEmail(c.Request.Context(), email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		auth.BurnPasswordCheck(req.Password)
-	case err != nil:
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.fail(c, err)
 		return
-	default:
-		err = auth.VerifyPassword(u.PasswordHash, req.Password)
+	}
+	ctx, cancel := contextTimeout(c, hashWait)
+	defer cancel()
+	err = s.checkPassword(ctx, u.PasswordHash, req.Password)
+	if errors.Is(err, auth.ErrBusy) {
+		s.busy(c)
+		return
 	}
 	if err != nil || u.Disabled {
 		s.limiter.Fail(keys...)
@@ -163,13 +201,4 @@ func (s *Server) listAudit(c *gin.Context) {
 		out = append(out, gin.H{"id": e.ID, "at": e.At, "actorId": e.ActorID, "action": e.Action, "target": e.Target, "details": e.Details})
 	}
 	c.JSON(http.StatusOK, gin.H{"events": out})
-}
-
-// trimmed bounds free text from requests.
-func trimmed(s string, max int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > max {
-		s = s[:max]
-	}
-	return s
 }

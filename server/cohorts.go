@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -43,9 +42,10 @@ func (s *Server) createCohort(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	name := strings.TrimSpace(req.Name)
-	if name == "" || len(name) > 200 {
-		s.fail(c, errBadRequest("name must be 1 to 200 characters", nil))
+	var in inputs
+	name := in.name("name", req.Name, true)
+	if !in.ok() {
+		s.fail(c, in.err("the cohort needs a name of 1 to 200 characters"))
 		return
 	}
 	u := currentUser(c)
@@ -147,12 +147,11 @@ func parseInviteEmails(req inviteRequest) ([]string, []string) {
 		if raw == "" {
 			return
 		}
-		a, err := mail.ParseAddress(raw)
-		if err != nil || a.Address != raw {
-			bad = append(bad, fmt.Sprintf("%s: %q is not an email address", where, raw))
+		if p := emailProblem(raw); p != "" {
+			bad = append(bad, fmt.Sprintf("%s: %.80q: %s", where, raw, p))
 			return
 		}
-		e := store.NormalizeEmail(a.Address)
+		e := store.NormalizeEmail(raw)
 		if !seen[e] {
 			seen[e] = true
 			emails = append(emails, e)
@@ -317,23 +316,46 @@ func (s *Server) acceptInvite(c *gin.Context) {
 		if !s.bindJSON(c, &req) {
 			return
 		}
-		var problems []string
-		if _, err := mail.ParseAddress(req.Email); err != nil {
-			problems = append(problems, "email: not an email address")
+		var in inputs
+		email := in.email("email", req.Email)
+		name := in.name("name", req.Name, false)
+		in.password("password", req.Password)
+		if in.ok() {
+			if err := auth.CheckPasswordPolicy(req.Password); err != nil {
+				in.add("password", err.Error())
+			}
 		}
-		if err := auth.CheckPasswordPolicy(req.Password); err != nil {
-			problems = append(problems, "password: "+err.Error())
-		}
-		if len(problems) > 0 {
-			s.fail(c, errBadRequest("cannot create the account", problems))
+		if !in.ok() {
+			s.fail(c, in.err("cannot create the account"))
 			return
 		}
-		hash, err := auth.HashPassword(req.Password)
+		// Each sign-up costs a password hash: limit them per client, and
+		// spend none on an invite that does not exist.
+		key := "client:" + c.ClientIP()
+		if ok, wait := s.signups.Allow(key); !ok {
+			s.rateLimited(c, wait, "too many sign-ups from your address")
+			return
+		}
+		if _, _, err := s.store.InviteByToken(c.Request.Context(), h); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = errNotFound("this invite does not exist or has expired; ask your instructor for a new one")
+			}
+			s.fail(c, err)
+			return
+		}
+		s.signups.Fail(key)
+		ctx, cancel := contextTimeout(c, hashWait)
+		defer cancel()
+		hash, err := s.hashPassword(ctx, req.Password)
+		if errors.Is(err, auth.ErrBusy) {
+			s.busy(c)
+			return
+		}
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		acct = &store.NewAccount{Email: req.Email, Name: trimmed(req.Name, 200), PasswordHash: hash}
+		acct = &store.NewAccount{Email: email, Name: name, PasswordHash: hash}
 	}
 	u, cohortID, err := s.store.AcceptInvite(c.Request.Context(), h, existing, acct)
 	switch {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -62,13 +63,34 @@ func (s *Server) observe() gin.HandlerFunc {
 			if route == "web" || route == "/healthz" || route == "/readyz" || route == "/metrics" {
 				level = slog.LevelDebug
 			}
-			attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+			attrs := []any{"method", methodLabel(c.Request.Method), "route", route, "status", c.Writer.Status(),
 				"duration_ms", d.Milliseconds(), "bytes", c.Writer.Size(), "request_id", id, "client", c.ClientIP()}
 			if u, ok := c.Get(ctxUser); ok {
 				attrs = append(attrs, "user", u.(store.User).ID)
 			}
 			s.log.Log(c.Request.Context(), level, "http request", attrs...)
 		}()
+		if !knownMethod(c.Request.Method) {
+			// Refused before any handler runs, and counted as "other":
+			// a method is client text of any length.
+			s.fail(c, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "this HTTP method is not allowed"})
+			return
+		}
+		c.Next()
+	}
+}
+
+// longLived lifts the server's read and write deadlines for a route that
+// streams for as long as it is open (server-sent events, websockets); the
+// deadlines guard every other request against slow clients.
+func (s *Server) longLived() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rc := http.NewResponseController(c.Writer)
+		for _, err := range []error{rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})} {
+			if err != nil && !errors.Is(err, http.ErrNotSupported) {
+				s.log.Warn("lift deadlines of a long-lived request", "route", c.FullPath(), "err", err)
+			}
+		}
 		c.Next()
 	}
 }
@@ -182,6 +204,10 @@ func (s *Server) bindJSON(c *gin.Context, v any) bool {
 	dec := jsonDecoder(c.Request.Body)
 	if err := dec.Decode(v); err != nil {
 		s.fail(c, errBadRequest("malformed JSON body: "+err.Error(), nil))
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		s.fail(c, errBadRequest("malformed JSON body: one JSON value only, with nothing after it", nil))
 		return false
 	}
 	return true

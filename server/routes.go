@@ -27,6 +27,11 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	e := gin.New()
 	e.ContextWithFallback = true
 	e.HandleMethodNotAllowed = true
+	// X-Forwarded-For is believed only from the configured proxies.
+	if err := e.SetTrustedProxies(s.cfg.TrustedProxyList()); err != nil {
+		s.log.Error("unusable --trusted-proxies: trusting no proxy", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.Use(s.observe())
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
@@ -49,7 +54,7 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	my.PATCH("/cohorts/:id", s.updateCohort)
 	my.GET("/cohorts/:id/invites", s.listInvites)
 	my.GET("/cohorts/:id/board", s.getBoard)
-	my.GET("/cohorts/:id/board/events", s.boardEvents)
+	my.GET("/cohorts/:id/board/events", s.longLived(), s.boardEvents)
 	my.GET("/cohorts/:id/grades.csv", s.gradesCSV)
 	my.GET("/cohorts/:id/students/:uid", s.getStudent)
 	my.POST("/cohorts/:id/invites", s.createInvites)
@@ -64,10 +69,11 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 	my.GET("/environments/:id/events", s.environmentEvents)
 	my.POST("/environments/:id/extend", s.extendEnvironment)
 	my.GET("/environments/:id/terminals", s.listTerminals)
-	my.GET("/environments/:id/terminal", s.openTerminal)
+	my.GET("/environments/:id/terminal", s.longLived(), s.openTerminal)
 	my.POST("/environments/:id/check", s.checkEnvironment)
 	my.GET("/environments/:id/checks", s.listChecks)
 	my.GET("/environments/:id/solution", s.getSolution)
+	my.POST("/environments/:id/give-up", s.giveUp)
 	my.GET("/environments/:id/hints", s.listHints)
 	my.POST("/environments/:id/hints", s.revealHint)
 	my.POST("/environments/:id/reset", s.resetEnvironment)

@@ -28,6 +28,20 @@ import (
 	"github.com/ckalab/ckalab/terminal"
 )
 
+const (
+	// signupsPerLogin: a client address may sign up through invites this
+	// many times the failed sign-ins it may make (a class behind one NAT
+	// signs up together).
+	signupsPerLogin = 5
+	// readTimeout bounds reading a request and its body (at most 1 MiB).
+	readTimeout = 30 * time.Second
+	// writeTimeout outlasts the slowest handler (Check: 2 minutes). The
+	// long-lived routes lift both deadlines (see longLived).
+	writeTimeout = 3 * time.Minute
+	// purgeEvery spaces the deletions of expired sessions.
+	purgeEvery = 5 * time.Minute
+)
+
 // Deps are the server's collaborators.
 type Deps struct {
 	Store *store.Store
@@ -58,7 +72,8 @@ type Server struct {
 	log     *slog.Logger
 	store   *store.Store
 	web     fs.FS
-	limiter *auth.Limiter
+	limiter *auth.Limiter // failed sign-ins
+	signups *auth.Limiter // invite sign-ups, each a password hash
 	metrics *metrics
 	engine  *gin.Engine
 
@@ -85,6 +100,7 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 		store:   deps.Store,
 		web:     deps.Web,
 		limiter: auth.NewLimiter(cfg.LoginRateLimit, 15*time.Minute),
+		signups: auth.NewLimiter(signupsPerLogin*cfg.LoginRateLimit, 15*time.Minute),
 		drain:   make(chan struct{}),
 
 		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade, health: deps.Health,
@@ -100,11 +116,18 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 func (s *Server) Handler() http.Handler { return s.engine }
 
 // Serve serves on ln until ctx ends, then drains requests and websockets
-// for up to the configured grace period.
+// for up to the configured grace period. It purges expired sessions
+// meanwhile.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	pctx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() { defer close(purged); s.purgeSessions(pctx) }()
+	defer func() { stopPurge(); <-purged }()
 	hs := &http.Server{
 		Handler:           s.engine,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
@@ -132,4 +155,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// purgeSessions deletes expired sessions now and every purgeEvery until
+// ctx ends.
+func (s *Server) purgeSessions(ctx context.Context) {
+	tick := time.NewTicker(purgeEvery)
+	defer tick.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		n, err := s.store.DeleteExpiredSessions(qctx)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("purge expired sessions", "err", err)
+		case n > 0:
+			s.log.Debug("purged expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

@@ -61,7 +61,7 @@ func newEnvWith(t testing.TB, deps func(*server.Deps), mod ...func(*config.Confi
 
 func (e *env) user(email string, role store.Role) store.User {
 	e.t.Helper()
-	h, err := auth.HashPassword("password-" + email)
+	h, err := auth.HashPassword(context.Background(), "password-"+email)
 	if err != nil {
 		e.t.Fatal(err)
 	}

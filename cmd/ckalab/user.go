@@ -41,7 +41,7 @@ func (c *cli) user(ctx context.Context, args []string) error {
 	} else if err := auth.CheckPasswordPolicy(pw); err != nil {
 		return usageError{err.Error()}
 	}
-	hash, err := auth.HashPassword(pw)
+	hash, err := auth.HashPassword(ctx, pw)
 	if err != nil {
 		return err
 	}
