@@ -135,6 +135,9 @@ type inviteRequest struct {
 	CSV           string   `json:"csv"`
 	Link          bool     `json:"link"`
 	ExpiresInDays int      `json:"expiresInDays"`
+	// Role is what the invite makes its user in the cohort: student (the
+	// default) or instructor (co-teachers; needs an instructor account).
+	Role string `json:"role"`
 }
 
 // parseInviteEmails collects emails from a list and a CSV (any column
@@ -230,12 +233,21 @@ func (s *Server) createInvites(c *gin.Context) {
 		s.fail(c, errBadRequest("expiresInDays must be at most 365", nil))
 		return
 	}
+	role := store.CohortStudent
+	switch req.Role {
+	case "", string(store.CohortStudent):
+	case string(store.CohortInstructor):
+		role = store.CohortInstructor
+	default:
+		s.fail(c, errBadRequest("role must be student or instructor", nil))
+		return
+	}
 	expires := time.Now().Add(time.Duration(days) * 24 * time.Hour)
 	u := currentUser(c)
 	var out []apiInvite
 	mk := func(email *string) error {
 		token := auth.NewToken()
-		inv, err := s.store.CreateInvite(c.Request.Context(), ch.ID, email, auth.HashToken(token), u.ID, expires)
+		inv, err := s.store.CreateInvite(c.Request.Context(), ch.ID, role, email, auth.HashToken(token), u.ID, expires)
 		if err != nil {
 			return err
 		}

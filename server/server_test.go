@@ -408,6 +408,43 @@ func TestCohortInviteFlowAndIsolation(t *testing.T) {
 	if r.Status != 200 || len(r.Body["members"].([]any)) != 3 {
 		t.Fatalf("instructor cohort view: %d %v", r.Status, r.Body)
 	}
+
+	// A link grants the role it was made for: another cohort's instructor
+	// who opens a student link joins as a student, and gets no instructor
+	// power (board, grades, students' terminals) from it.
+	if r := other.do("POST", "/api/v1/invites/"+link+"/accept", map[string]any{}); r.Status != 200 {
+		t.Fatalf("instructor accepting a student link: %d %v", r.Status, r.Body)
+	}
+	if r := other.do("GET", "/api/v1/cohorts/"+cid, nil); r.Status != 200 || r.Body["cohort"].(map[string]any)["myRole"] != "student" {
+		t.Fatalf("instructor's role through a student link: %d %v", r.Status, r.Body)
+	}
+	for _, path := range []string{"/board", "/grades.csv", "/invites", "/students/" + anaID} {
+		if r := other.do("GET", "/api/v1/cohorts/"+cid+path, nil); r.Status != 403 && r.Status != 404 {
+			t.Fatalf("student-link instructor on %s: %d", path, r.Status)
+		}
+	}
+	if r := other.do("GET", "/api/v1/users/"+anaID, nil); r.Status != 403 {
+		t.Fatalf("student-link instructor reading a student: %d", r.Status)
+	}
+	// A co-teacher invite makes an instructor account an instructor, and
+	// refuses a student account.
+	r = teacher.do("POST", "/api/v1/cohorts/"+cid+"/invites", map[string]any{"link": true, "role": "instructor"})
+	if r.Status != 201 || r.Body["invites"].([]any)[0].(map[string]any)["role"] != "instructor" {
+		t.Fatalf("instructor invite: %d %v", r.Status, r.Body)
+	}
+	coLink := token(r.Body["invites"].([]any)[0].(map[string]any)["link"].(string))
+	if r := bob.do("POST", "/api/v1/invites/"+coLink+"/accept", map[string]any{}); r.Status != 422 {
+		t.Fatalf("student accepting an instructor invite: %d %v", r.Status, r.Body)
+	}
+	if r := other.do("POST", "/api/v1/invites/"+coLink+"/accept", map[string]any{}); r.Status != 200 {
+		t.Fatalf("instructor accepting an instructor invite: %d %v", r.Status, r.Body)
+	}
+	if r := other.do("GET", "/api/v1/cohorts/"+cid+"/board", nil); r.Status != 200 {
+		t.Fatalf("co-teacher's board: %d", r.Status)
+	}
+	if r := teacher.do("POST", "/api/v1/cohorts/"+cid+"/invites", map[string]any{"link": true, "role": "admin"}); r.Status != 400 {
+		t.Fatalf("invite for role admin: %d", r.Status)
+	}
 }
 
 func TestServeStopsCleanlyOnCancel(t *testing.T) {

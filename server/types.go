@@ -45,6 +45,7 @@ type apiMember struct {
 
 type apiInvite struct {
 	ID        uuid.UUID  `json:"id"`
+	Role      string     `json:"role"`
 	Email     *string    `json:"email"`
 	CreatedAt time.Time  `json:"createdAt"`
 	ExpiresAt time.Time  `json:"expiresAt"`
@@ -54,5 +55,5 @@ type apiInvite struct {
 }
 
 func toInvite(i store.Invite) apiInvite {
-	return apiInvite{ID: i.ID, Email: i.Email, CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt, UsedAt: i.UsedAt}
+	return apiInvite{ID: i.ID, Role: string(i.Role), Email: i.Email, CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt, UsedAt: i.UsedAt}
 }

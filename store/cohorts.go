@@ -164,15 +164,16 @@ func (s *Store) AddMember(ctx context.Context, cohortID, userID uuid.UUID, role 
 type Invite struct {
 	ID        uuid.UUID
 	CohortID  uuid.UUID
+	Role      CohortRole // what accepting it makes you in the cohort
 	Email     *string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 }
 
-// CreateInvite records an invite under the hash of its token. An email
-// invite replaces an unused one for the same email.
-func (s *Store) CreateInvite(ctx context.Context, cohortID uuid.UUID, email *string, tokenHash []byte, by uuid.UUID, expires time.Time) (Invite, error) {
+// CreateInvite records an invite for role under the hash of its token. An
+// email invite replaces an unused one for the same email.
+func (s *Store) CreateInvite(ctx context.Context, cohortID uuid.UUID, role CohortRole, email *string, tokenHash []byte, by uuid.UUID, expires time.Time) (Invite, error) {
 	if email != nil {
 		e := NormalizeEmail(*email)
 		email = &e
@@ -184,17 +185,17 @@ func (s *Store) CreateInvite(ctx context.Context, cohortID uuid.UUID, email *str
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, `INSERT INTO invites (id, cohort_id, email, token_hash, created_by, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, cohort_id, email, created_at, expires_at, used_at`,
-			uuid.New(), cohortID, email, tokenHash, by, expires).
-			Scan(&inv.ID, &inv.CohortID, &inv.Email, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt)
+		return tx.QueryRow(ctx, `INSERT INTO invites (id, cohort_id, role, email, token_hash, created_by, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, cohort_id, role, email, created_at, expires_at, used_at`,
+			uuid.New(), cohortID, role, email, tokenHash, by, expires).
+			Scan(&inv.ID, &inv.CohortID, &inv.Role, &inv.Email, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt)
 	})
 	return inv, mapErr(err, "create invite")
 }
 
 // Invites lists a cohort's open invites.
 func (s *Store) Invites(ctx context.Context, cohortID uuid.UUID) ([]Invite, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, cohort_id, email, created_at, expires_at, used_at FROM invites
+	rows, err := s.pool.Query(ctx, `SELECT id, cohort_id, role, email, created_at, expires_at, used_at FROM invites
 		WHERE cohort_id = $1 ORDER BY created_at DESC`, cohortID)
 	if err != nil {
 		return nil, mapErr(err, "list invites")
@@ -203,7 +204,7 @@ func (s *Store) Invites(ctx context.Context, cohortID uuid.UUID) ([]Invite, erro
 	var out []Invite
 	for rows.Next() {
 		var inv Invite
-		if err := rows.Scan(&inv.ID, &inv.CohortID, &inv.Email, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt); err != nil {
+		if err := rows.Scan(&inv.ID, &inv.CohortID, &inv.Role, &inv.Email, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt); err != nil {
 			return nil, mapErr(err, "list invites")
 		}
 		out = append(out, inv)
@@ -215,10 +216,10 @@ func (s *Store) Invites(ctx context.Context, cohortID uuid.UUID) ([]Invite, erro
 func (s *Store) InviteByToken(ctx context.Context, tokenHash []byte) (Invite, string, error) {
 	var inv Invite
 	var name string
-	err := s.pool.QueryRow(ctx, `SELECT i.id, i.cohort_id, i.email, i.created_at, i.expires_at, i.used_at, c.name
+	err := s.pool.QueryRow(ctx, `SELECT i.id, i.cohort_id, i.role, i.email, i.created_at, i.expires_at, i.used_at, c.name
 		FROM invites i JOIN cohorts c ON c.id = i.cohort_id
 		WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.expires_at > now() AND c.archived_at IS NULL`, tokenHash).
-		Scan(&inv.ID, &inv.CohortID, &inv.Email, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt, &name)
+		Scan(&inv.ID, &inv.CohortID, &inv.Role, &inv.Email, &inv.CreatedAt, &inv.ExpiresAt, &inv.UsedAt, &name)
 	return inv, name, mapErr(err, "find invite")
 }
 
@@ -228,16 +229,20 @@ type NewAccount struct {
 }
 
 // AcceptInvite enrols a user through an invite, creating the account when
-// acct is given. Email invites are single-use and bound to their email.
+// acct is given. Email invites are single-use and bound to their email. The
+// invite's role is what the user becomes, whatever their account's role:
+// an instructor opening a student link joins as a student. An instructor
+// invite needs an instructor (or admin) account and never demotes.
 func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, existing *User, acct *NewAccount) (User, uuid.UUID, error) {
 	var u User
 	var cohortID uuid.UUID
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var id uuid.UUID
 		var email *string
-		err := tx.QueryRow(ctx, `SELECT i.id, i.cohort_id, i.email FROM invites i JOIN cohorts c ON c.id = i.cohort_id
+		var role CohortRole
+		err := tx.QueryRow(ctx, `SELECT i.id, i.cohort_id, i.email, i.role FROM invites i JOIN cohorts c ON c.id = i.cohort_id
 			WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.expires_at > now() AND c.archived_at IS NULL
-			FOR UPDATE OF i`, tokenHash).Scan(&id, &cohortID, &email)
+			FOR UPDATE OF i`, tokenHash).Scan(&id, &cohortID, &email, &role)
 		if err != nil {
 			return mapErr(err, "find invite")
 		}
@@ -254,12 +259,12 @@ func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, existing *Us
 		if email != nil && *email != u.Email {
 			return fmt.Errorf("accept invite: %w: this invite is for another email address", ErrInvalid)
 		}
-		role := CohortStudent
-		if u.Role != RoleStudent {
-			role = CohortInstructor
+		if role == CohortInstructor && u.Role == RoleStudent {
+			return fmt.Errorf("accept invite: %w: this invite is for an instructor; sign in with an instructor account", ErrInvalid)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO cohort_members (cohort_id, user_id, role) VALUES ($1, $2, $3)
-			ON CONFLICT DO NOTHING`, cohortID, u.ID, role); err != nil {
+			ON CONFLICT (cohort_id, user_id) DO UPDATE SET role = 'instructor' WHERE excluded.role = 'instructor'`,
+			cohortID, u.ID, role); err != nil {
 			return mapErr(err, "add member")
 		}
 		if email != nil {

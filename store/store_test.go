@@ -150,7 +150,7 @@ func TestCohortsAndInvites(t *testing.T) {
 		t.Fatalf("creator role: %v %v", r, err)
 	}
 	email := "Stu@example.com"
-	inv, err := st.CreateInvite(ctx, c.ID, &email, []byte("tok1"), teacher.ID, time.Now().Add(time.Hour))
+	inv, err := st.CreateInvite(ctx, c.ID, store.CohortStudent, &email, []byte("tok1"), teacher.ID, time.Now().Add(time.Hour))
 	if err != nil || *inv.Email != "stu@example.com" {
 		t.Fatalf("invite: %v %v", inv, err)
 	}
@@ -173,7 +173,7 @@ func TestCohortsAndInvites(t *testing.T) {
 		t.Fatalf("TeachesStudent: teacher %v other %v", ok, notOK)
 	}
 	// A link invite is reusable and expires.
-	if _, err := st.CreateInvite(ctx, c.ID, nil, []byte("link"), teacher.ID, time.Now().Add(time.Hour)); err != nil {
+	if _, err := st.CreateInvite(ctx, c.ID, store.CohortStudent, nil, []byte("link"), teacher.ID, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range []string{"l1@example.com", "l2@example.com"} {
