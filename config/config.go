@@ -47,6 +47,7 @@ type Config struct {
 
 	TerminalIdle    time.Duration
 	TerminalPerUser int
+	StreamsPerUser  int
 }
 
 // Option describes one setting, for help output and the README table.
@@ -139,6 +140,7 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.CreateTimeout, "create-timeout", "6m", "how long creating one cluster may take")
 	b.add(&c.TerminalIdle, "terminal-idle-timeout", "30m", "idle time after which a terminal's shell is closed")
 	b.add(&c.TerminalPerUser, "terminals-per-user", "6", "terminals one user may have open at once")
+	b.add(&c.StreamsPerUser, "streams-per-user", "24", "live connections one user may hold at once: terminal websockets (also reattached ones) and live views")
 	return b.opts, func() error {
 		if len(b.errs) > 0 {
 			return fmt.Errorf("invalid environment: %s", strings.Join(b.errs, "; "))

@@ -123,6 +123,7 @@ func (s *Server) logout(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
+		s.endStreamsOf(h.([]byte), "you signed out")
 		u := currentUser(c)
 		_ = s.store.Audit(c.Request.Context(), &u.ID, "logout", u.Email, nil, c.ClientIP())
 	}

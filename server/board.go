@@ -126,6 +126,11 @@ func (s *Server) boardEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
+	live, ok := s.openStream(c)
+	if !ok {
+		return
+	}
+	defer s.closeStream(live)
 	c.Header("Content-Type", "text/event-stream")
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Accel-Buffering", "no")
@@ -158,6 +163,10 @@ func (s *Server) boardEvents(c *gin.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.drain:
+			return
+		case <-live.Done():
+			fmt.Fprintf(c.Writer, "event: end\ndata: %q\n\n", live.Why())
+			c.Writer.Flush()
 			return
 		case <-tick.C:
 		}

@@ -89,6 +89,8 @@ type Server struct {
 	// drain them; closing drain asks them to finish.
 	sockets sync.WaitGroup
 	drain   chan struct{}
+	// streams caps each user's live connections and ends them at sign-out.
+	streams *streams
 	drainMu sync.Once
 }
 
@@ -102,6 +104,7 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 		limiter: auth.NewLimiter(cfg.LoginRateLimit, 15*time.Minute),
 		signups: auth.NewLimiter(signupsPerLogin*cfg.LoginRateLimit, 15*time.Minute),
 		drain:   make(chan struct{}),
+		streams: newStreams(cfg.StreamsPerUser),
 
 		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade, health: deps.Health,
 	}

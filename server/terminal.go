@@ -111,16 +111,16 @@ func (s *Server) openTerminal(c *gin.Context) {
 		s.fail(c, errBadRequest("cols and rows must be whole numbers, 1-1000 and 1-500", nil))
 		return
 	}
+	if !websocket.IsWebSocketUpgrade(c.Request) {
+		s.fail(c, errBadRequest("this is a websocket endpoint: connect with a websocket client", nil))
+		return
+	}
 	u := currentUser(c)
-	sess, err := s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node}, token, u.ID, uint16(cols), uint16(rows))
-	if err != nil {
-		s.fail(c, err)
+	live, ok := s.openStream(c)
+	if !ok {
 		return
 	}
-	if role == terminal.View && sess.ID != token {
-		s.fail(c, errNotFound("that terminal has closed"))
-		return
-	}
+	defer s.closeStream(live)
 	up := websocket.Upgrader{
 		ReadBufferSize: 4096, WriteBufferSize: 32 << 10,
 		CheckOrigin: s.sameOrigin, // checked above too, before any work
@@ -131,15 +131,34 @@ func (s *Server) openTerminal(c *gin.Context) {
 	}
 	s.sockets.Add(1)
 	defer s.sockets.Done()
+	// Only now, with the websocket up, may a shell start: a plain GET never
+	// leaves one behind. Refusals from here on are close frames.
+	refuse := func(code int, why string) {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, truncate(why, 120)), time.Now().Add(termWriteWait))
+		conn.Close()
+	}
+	sess, err := s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node}, token, u.ID, uint16(cols), uint16(rows))
+	switch {
+	case errors.Is(err, terminal.ErrTooMany):
+		refuse(websocket.ClosePolicyViolation, err.Error())
+		return
+	case err != nil:
+		s.log.Error("starting a terminal", "env", e.ID, "node", node, "err", err)
+		refuse(websocket.CloseInternalServerErr, "the shell could not start; retry in a moment")
+		return
+	case role == terminal.View && sess.ID != token:
+		refuse(websocket.ClosePolicyViolation, "that terminal has closed")
+		return
+	}
 	if role == terminal.View {
 		_ = s.store.Audit(c.Request.Context(), &u.ID, "terminal.watch", e.ID.String(), map[string]any{"node": node}, c.ClientIP())
 	}
-	s.serveTerminal(conn, sess, u, role, e.ID)
+	s.serveTerminal(conn, sess, u, role, e.ID, live)
 }
 
 // serveTerminal runs one socket: this goroutine reads, one writer
 // goroutine owns every write.
-func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u store.User, role terminal.Role, env uuid.UUID) {
+func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u store.User, role terminal.Role, env uuid.UUID, live *stream) {
 	defer conn.Close()
 	name := u.Name
 	if name == "" {
@@ -159,7 +178,7 @@ func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u s
 		defer close(writerDone)
 		// Closing the connection when the writer stops ends the read below.
 		defer conn.Close()
-		s.termWriter(conn, client, sess, replay, pongs, closing)
+		s.termWriter(conn, client, sess, replay, pongs, closing, live)
 	}()
 
 	conn.SetReadLimit(termReadLimit)
@@ -233,7 +252,7 @@ func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u s
 }
 
 func (s *Server) termWriter(conn *websocket.Conn, client *terminal.Client, sess *terminal.Session, replay []byte,
-	pongs <-chan struct{}, closing <-chan []byte) {
+	pongs <-chan struct{}, closing <-chan []byte, live *stream) {
 	write := func(kind int, data []byte) error {
 		_ = conn.SetWriteDeadline(time.Now().Add(termWriteWait))
 		return conn.WriteMessage(kind, data)
@@ -292,6 +311,10 @@ func (s *Server) termWriter(conn *websocket.Conn, client *terminal.Client, sess 
 			return
 		case <-s.drain:
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server restarting; reconnecting"), time.Now().Add(termWriteWait))
+			return
+		case <-live.Done():
+			// The sign-in ended: the page must not reconnect on its own.
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, live.Why()), time.Now().Add(termWriteWait))
 			return
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -283,9 +284,93 @@ func TestTerminalAccessControl(t *testing.T) {
 	own.typeText("still-alive\r")
 	own.until("still-alive", 2*time.Second)
 
-	// Two shells per user here: a third is refused.
+	// Two shells per user here: a third is refused, with the reason, once
+	// the websocket is up (the page shows it and does not retry).
 	openTerm(t, anaC, path+"?node=c-worker")
-	refused(anaC, path+"?node=c-worker", "", 429)
+	conn, _, err := anaC.dial(path+"?node=c-worker", "")
+	if err != nil {
+		t.Fatalf("third shell: %v", err)
+	}
+	third := &term{t: t, conn: conn}
+	if code := third.closeCode(); code != websocket.ClosePolicyViolation {
+		t.Fatalf("third shell: close %d, want %d", code, websocket.ClosePolicyViolation)
+	}
+}
+
+// countingLauncher counts the shells it starts.
+type countingLauncher struct{ n atomic.Int32 }
+
+func (l *countingLauncher) Launch(ctx context.Context, id string, t terminal.Target, cols, rows uint16) (terminal.Process, error) {
+	l.n.Add(1)
+	return echoLauncher{}.Launch(ctx, id, t, cols, rows)
+}
+
+// A shell starts only on a websocket; live connections are capped per user
+// and end when their sign-in does.
+func TestTerminalStreamsFollowTheSignIn(t *testing.T) {
+	t.Parallel()
+	l := &countingLauncher{}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mgr := terminal.NewManager(log, l, time.Hour, 10)
+	e := newEnvWith(t, func(d *server.Deps) { d.Terminals = mgr }, func(c *config.Config) { c.StreamsPerUser = 3 })
+	ana := e.user("ana@example.com", store.RoleStudent)
+	envID := inUse(t, e.store, ana.ID, "c-control-plane")
+	path := "/api/v1/environments/" + envID.String() + "/terminal"
+	c := e.client()
+	c.login("ana@example.com", "password-ana@example.com")
+
+	// A plain GET (no websocket upgrade) starts nothing.
+	if r := c.do("GET", path, nil); r.Status != 400 {
+		t.Fatalf("plain GET: %d %v", r.Status, r.Body)
+	}
+	if n := l.n.Load(); n != 0 {
+		t.Fatalf("a plain GET started %d shell(s)", n)
+	}
+
+	// Three live connections (one shell, reattached twice); a fourth is refused.
+	first := openTerm(t, c, path)
+	token := first.hello["token"].(string)
+	second := openTerm(t, c, path+"?token="+token)
+	third := openTerm(t, c, path+"?token="+token)
+	if _, resp, err := c.dial(path+"?token="+token, ""); err == nil || resp == nil || resp.StatusCode != 429 {
+		t.Fatalf("fourth live connection: %v", err)
+	}
+	third.conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, _, err := c.dial(path+"?token="+token, "")
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed connection's place was not given back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Signing out ends them, with a reason, and the page must not reconnect.
+	if r := c.do("POST", "/api/v1/auth/logout", map[string]any{}); r.Status != 204 {
+		t.Fatalf("logout: %d", r.Status)
+	}
+	for _, tm := range []*term{first, second} {
+		_ = tm.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, _, err := tm.conn.ReadMessage()
+			if ce, ok := err.(*websocket.CloseError); ok {
+				if ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, "signed out") {
+					t.Fatalf("close after sign-out: %d %q", ce.Code, ce.Text)
+				}
+				break
+			}
+			if err != nil {
+				t.Fatalf("want a close frame after sign-out, got %v", err)
+			}
+		}
+	}
+	if n := l.n.Load(); n != 1 {
+		t.Fatalf("started %d shells, want 1", n)
+	}
 }
 
 // TestTerminalInNodeContainer runs the real launcher: `docker exec` into a
@@ -361,5 +446,31 @@ func TestTerminalInNodeContainer(t *testing.T) {
 	again.typeText("exit\r")
 	if code := again.closeCode(); code != websocket.CloseNormalClosure {
 		t.Fatalf("exit: close %d", code)
+	}
+}
+
+// A terminal opened under a sign-in ends when that sign-in expires.
+func TestTerminalEndsWhenTheSignInExpires(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(d *server.Deps) {
+		d.Terminals = terminal.NewManager(slog.New(slog.NewTextHandler(io.Discard, nil)), echoLauncher{}, time.Hour, 4)
+	}, func(c *config.Config) { c.SessionTTL = 2 * time.Second })
+	ana := e.user("ana@example.com", store.RoleStudent)
+	envID := inUse(t, e.store, ana.ID, "c-control-plane")
+	c := e.client()
+	c.login("ana@example.com", "password-ana@example.com")
+	tm := openTerm(t, c, "/api/v1/environments/"+envID.String()+"/terminal")
+	_ = tm.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := tm.conn.ReadMessage()
+		if ce, ok := err.(*websocket.CloseError); ok {
+			if ce.Code != websocket.ClosePolicyViolation || !strings.Contains(ce.Text, "expired") {
+				t.Fatalf("close at expiry: %d %q", ce.Code, ce.Text)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("want a close frame at expiry, got %v", err)
+		}
 	}
 }

@@ -7,13 +7,15 @@ import { Empty, Spinner } from '../ui'
 
 export function CohortBoard({ cohortId }: { cohortId: string }) {
   const [board, setBoard] = useState<Board | null>(null)
-  const [status, setStatus] = useState<'connecting' | 'live' | 'reconnecting'>('connecting')
+  const [status, setStatus] = useState<'connecting' | 'live' | 'reconnecting' | 'stopped'>('connecting')
   const [problem, setProblem] = useState('')
   const [, tick] = useState(0)
   useEffect(() => {
     const es = new EventSource(`/api/v1/cohorts/${cohortId}/board/events`)
     es.addEventListener('board', (ev) => { setBoard(JSON.parse((ev as MessageEvent).data)); setStatus('live'); setProblem('') })
     es.addEventListener('problem', (ev) => setProblem(JSON.parse((ev as MessageEvent).data)))
+    // The server ends the stream when the sign-in ends: stop, say why.
+    es.addEventListener('end', (ev) => { es.close(); setStatus('stopped'); setProblem(JSON.parse((ev as MessageEvent).data)) })
     es.onerror = () => setStatus('reconnecting')
     const t = window.setInterval(() => tick((n) => n + 1), 10000) // refresh "… ago"
     return () => { es.close(); window.clearInterval(t) }
@@ -24,7 +26,7 @@ export function CohortBoard({ cohortId }: { cohortId: string }) {
   const labs = board.labs.filter((l) => board.students.some((s) => s.progress[l.id] || s.environment?.labId === l.id))
   return (
     <div>
-      <p className="small muted live" role="status"><span className={'dot ' + (status === 'live' ? 'dot-connected' : 'dot-reconnecting')} aria-hidden /> {status === 'live' ? 'Live' : 'Reconnecting…'}{problem && ` · ${problem}`}</p>
+      <p className="small muted live" role="status"><span className={'dot ' + (status === 'live' ? 'dot-connected' : 'dot-reconnecting')} aria-hidden /> {status === 'live' ? 'Live' : status === 'stopped' ? 'Stopped' : 'Reconnecting…'}{problem && ` · ${problem}`}</p>
       <div className="table-wrap">
         <table className="table board" aria-label="Students and labs">
           <thead>
