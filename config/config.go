@@ -41,6 +41,7 @@ type Config struct {
 	MaxEnvs        int
 	MaxEnvsPerUser int
 	EnvGrace       time.Duration
+	MaxEnvTime     time.Duration
 	NodeMemory     string
 	NodePids       int
 	CreateTimeout  time.Duration
@@ -135,6 +136,7 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.MaxEnvs, "max-environments", "6", "clusters this host runs at once (warm pool included; about 3 per CPU core, see docs/benchmarks.md)")
 	b.add(&c.MaxEnvsPerUser, "max-environments-per-user", "1", "environments one student may hold at once")
 	b.add(&c.EnvGrace, "environment-grace", "15m", "time added to a lab's time limit before its environment expires")
+	b.add(&c.MaxEnvTime, "max-environment-time", "4h", "ceiling on an environment's whole time, extensions included (0: none)")
 	b.add(&c.NodeMemory, "node-memory", "2g", "memory limit of each node container (docker --memory syntax)")
 	b.add(&c.NodePids, "node-pids", "4096", "process limit of each node container")
 	b.add(&c.CreateTimeout, "create-timeout", "6m", "how long creating one cluster may take")

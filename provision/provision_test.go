@@ -304,7 +304,7 @@ spec:
 	}
 
 	// The reaper deletes Ana's environment once it expires; Cy gets the slot.
-	if _, err := e.st.ExtendEnvironment(ctx, a.ID, -2*time.Hour); err != nil {
+	if _, err := e.st.ExtendEnvironment(ctx, a.ID, -2*time.Hour, 0); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState(a.ID, store.EnvDeleted, 2*time.Minute)

@@ -58,6 +58,8 @@ func statusOf(err error) *apiError {
 		return &apiError{Status: http.StatusTooManyRequests, Code: "too_many_terminals", Message: err.Error()}
 	case errors.Is(err, terminal.ErrNotFound):
 		return errNotFound("that terminal has closed")
+	case errors.Is(err, store.ErrLimit):
+		return &apiError{Status: http.StatusConflict, Code: "limit", Message: err.Error()}
 	case errors.Is(err, store.ErrInvalid):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error()}
 	}

@@ -234,7 +234,7 @@ func (s *Server) extendEnvironment(c *gin.Context) {
 	if !ok {
 		return
 	}
-	e, err := s.store.ExtendEnvironment(c.Request.Context(), e.ID, time.Duration(req.Minutes)*time.Minute)
+	e, err := s.store.ExtendEnvironment(c.Request.Context(), e.ID, time.Duration(req.Minutes)*time.Minute, s.cfg.MaxEnvTime)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -268,15 +268,25 @@ func (s *Store) StartEnvironment(ctx context.Context, id uuid.UUID) (Environment
 	return e, mapErr(err, "start environment")
 }
 
-// ExtendEnvironment pushes an in-use environment's expiry back.
-func (s *Store) ExtendEnvironment(ctx context.Context, id uuid.UUID, by time.Duration) (Environment, error) {
+// ExtendEnvironment pushes an in-use environment's expiry back, as long as
+// its whole time (the lab's, extensions included) stays within max (0: no
+// ceiling).
+func (s *Store) ExtendEnvironment(ctx context.Context, id uuid.UUID, by, max time.Duration) (Environment, error) {
 	e, err := scanEnv(s.pool.QueryRow(ctx, `UPDATE environments
 		SET expires_at = expires_at + make_interval(secs => $2), time_limit = time_limit + make_interval(secs => $2)
-		WHERE id = $1 AND state = 'in_use' RETURNING `+envCols, id, by.Seconds()))
-	if errors.Is(err, pgx.ErrNoRows) {
+		WHERE id = $1 AND state = 'in_use' AND ($3 = 0 OR time_limit + make_interval(secs => $2) <= make_interval(secs => $3))
+		RETURNING `+envCols, id, by.Seconds(), max.Seconds()))
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return e, mapErr(err, "extend environment")
+	}
+	if e, err = s.Environment(ctx, id); err != nil {
+		return e, err
+	}
+	if e.State != EnvInUse {
 		return e, fmt.Errorf("environment %s is not in use: %w", id, ErrConflict)
 	}
-	return e, mapErr(err, "extend environment")
+	return e, fmt.Errorf("%w: this environment already has %s of its %s ceiling; it cannot be extended further",
+		ErrLimit, e.TimeLimit.Round(time.Minute), max)
 }
 
 // GiveUp records that the student gave up the attempt (once; the first

@@ -149,7 +149,16 @@ func TestEnvironmentClaimSetupExpire(t *testing.T) {
 	if _, err := st.StartEnvironment(ctx, pool.ID); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("started twice: %v", err)
 	}
-	extended, err := st.ExtendEnvironment(ctx, pool.ID, -31*time.Minute) // into the past: due now
+	// Extensions stop at the ceiling on the whole time (30 min lab + 2×15 ≤ 1h).
+	for i := range 2 {
+		if _, err := st.ExtendEnvironment(ctx, pool.ID, 15*time.Minute, time.Hour); err != nil {
+			t.Fatalf("extension %d within the ceiling: %v", i+1, err)
+		}
+	}
+	if _, err := st.ExtendEnvironment(ctx, pool.ID, time.Minute, time.Hour); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("extension past the ceiling: %v", err)
+	}
+	extended, err := st.ExtendEnvironment(ctx, pool.ID, -61*time.Minute, 0) // into the past: due now
 	if err != nil || !extended.ExpiresAt.Before(time.Now()) {
 		t.Fatalf("extend: %+v %v", extended, err)
 	}

@@ -23,6 +23,8 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrInvalid means a rule of the schema refused the write.
 	ErrInvalid = errors.New("invalid")
+	// ErrLimit means a configured ceiling refused the change.
+	ErrLimit = errors.New("limit reached")
 )
 
 // Store is the PostgreSQL-backed state.
