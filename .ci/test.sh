@@ -36,6 +36,14 @@ stage() {
 }
 
 ckanet_tests() { (cd cluster-images/ckanet && go vet ./... && go test -count=1 ./...); }
+# Each fuzz target briefly (its seed corpus also runs in go-tests).
+fuzz_briefly() {
+  local t pkg
+  for t in FuzzLabLoad:./labs FuzzSessionMessages:./terminal FuzzJSONBodies:./server FuzzTerminalMessages:./server; do
+    pkg=${t#*:}
+    go test -run '^$' -fuzz "^${t%%:*}\$" -fuzztime "${CKALAB_FUZZTIME:-10s}" "$pkg" || return 1
+  done
+}
 browser_tests() { make --no-print-directory build && (cd web && node e2e/run.mjs); }
 
 t0=$(date +%s)
@@ -45,6 +53,7 @@ stage images deps bash cluster-images/build.sh
 stage vet deps go vet ./...
 stage labs-validate deps go run ./cmd/ckalab labs validate labs
 stage ckanet deps ckanet_tests
+stage fuzz deps fuzz_briefly
 stage go-tests images go test -race -count=1 -p 1 -timeout 75m ./...
 stage browser-tests images browser_tests
 

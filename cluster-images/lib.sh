@@ -42,7 +42,8 @@ outputs_present() {
 }
 
 # step NAME KEY FUNC [ARGS...]: run FUNC unless NAME's stamp holds KEY and
-# its outputs are present.
+# its outputs are present. Each line it prints is whole, so steps may run
+# side by side.
 step() {
   local name=$1 key=$2 fn=$3
   shift 3
@@ -51,7 +52,7 @@ step() {
     printf '  ✓ %-38s cached\n' "$name"
     return 0
   fi
-  printf '  → %-38s ' "$name"
+  printf '  → %-38s started\n' "$name"
   local t0=$(date +%s)
   rm -f "$stamp"
   # Not an if-condition: errexit must stay on inside the step.
@@ -62,9 +63,9 @@ step() {
   set -e
   if ((rc == 0)); then
     echo "$key" >"$stamp"
-    printf '%s  (total %s)\n' "$(fmt_secs $(($(date +%s) - t0)))" "$(fmt_secs $(($(date +%s) - BUILD_START)))"
+    printf '  ✓ %-38s %s  (total %s)\n' "$name" "$(fmt_secs $(($(date +%s) - t0)))" "$(fmt_secs $(($(date +%s) - BUILD_START)))"
   else
-    printf 'FAILED after %s\n' "$(fmt_secs $(($(date +%s) - t0)))"
+    printf '  ✗ %-38s FAILED after %s\n' "$name" "$(fmt_secs $(($(date +%s) - t0)))"
     echo "step $name failed; its log is $log. Last lines:" >&2
     tail -n 40 "$log" | sed 's/^/    /' >&2
     exit 1
