@@ -21,6 +21,9 @@ type Backend interface {
 	Summaries(ctx context.Context) (map[string]*Summary, error)
 	Exec(ctx context.Context, cluster, node string, stdin io.Reader, command ...string) ([]byte, error)
 	Shell(ctx context.Context, cluster, node, id string, cols, rows uint16) (*Shell, error)
+	// Ready says whether the engine answers and holds image, and what to
+	// do when it does not.
+	Ready(ctx context.Context, image string) error
 }
 
 var _ Backend = (*Manager)(nil)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -61,6 +60,7 @@ type Node struct {
 // Manager drives kind through its Go library and the Docker engine.
 type Manager struct {
 	log      *slog.Logger
+	engine   Engine
 	provider *kind.Provider
 	stateDir string // kubeconfig files kind writes during create
 	// create serialises Create: kind picks the Docker network from a
@@ -68,13 +68,34 @@ type Manager struct {
 	create sync.Mutex
 }
 
-// New returns a Manager that keeps kind's scratch files under stateDir.
+// New returns a Manager for the local default engine that keeps kind's
+// scratch files under stateDir.
 func New(log *slog.Logger, stateDir string) *Manager {
+	m, _ := NewOn(log, stateDir, Engine{})
+	return m
+}
+
+// NewOn returns a Manager for the given engine. kind finds its engine in
+// the process environment only, so NewOn sets DOCKER_HOST (and the TLS
+// variables) for the whole process: one engine per process.
+func NewOn(log *slog.Logger, stateDir string, engine Engine) (*Manager, error) {
+	if err := engine.Validate(); err != nil {
+		return nil, err
+	}
+	for k, v := range map[string]string{"DOCKER_HOST": engine.Host, "DOCKER_CERT_PATH": engine.CertPath} {
+		if v != "" {
+			os.Setenv(k, v)
+		}
+	}
+	if engine.CertPath != "" {
+		os.Setenv("DOCKER_TLS_VERIFY", "1")
+	}
 	return &Manager{
 		log:      log,
+		engine:   engine,
 		provider: kind.NewProvider(kind.ProviderWithDocker(), kind.ProviderWithLogger(kindLogger{log: log})),
 		stateDir: stateDir,
-	}
+	}, nil
 }
 
 // aggregatorRouting makes the API server reach aggregated APIs
@@ -95,7 +116,8 @@ var aggregatorRouting = []v1alpha4.PatchJSON6902{
 // behind.
 func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
 	cfg := &v1alpha4.Cluster{Nodes: []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}},
-		KubeadmConfigPatchesJSON6902: aggregatorRouting}
+		KubeadmConfigPatchesJSON6902: aggregatorRouting,
+		Networking:                   v1alpha4.Networking{APIServerAddress: m.engine.APIAddress}}
 	for range spec.Workers {
 		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole})
 	}
@@ -191,7 +213,7 @@ func (m *Manager) delete(ctx context.Context, name, network string) error {
 	if network == "" {
 		return nil
 	}
-	out, err := exec.CommandContext(ctx, "docker", "network", "rm", network).CombinedOutput()
+	out, err := m.docker(ctx, "network", "rm", network).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "not found") && !strings.Contains(string(out), "No such network") {
 		return fmt.Errorf("removing network %s: %w: %s", network, err, bytes.TrimSpace(out))
 	}
@@ -216,7 +238,7 @@ func (m *Manager) limit(ctx context.Context, c *Cluster, spec Spec) error {
 	for _, n := range c.Nodes {
 		args = append(args, n.Name)
 	}
-	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
+	if out, err := m.docker(ctx, args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("limiting nodes of %s: %w: %s", c.Name, err, bytes.TrimSpace(out))
 	}
 	return nil
@@ -291,7 +313,7 @@ type Summary struct {
 // Summaries lists every kind cluster on this Docker engine, with node
 // creation times and running counts, from the containers' labels.
 func (m *Manager) Summaries(ctx context.Context) (map[string]*Summary, error) {
-	out, err := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster",
+	out, err := m.docker(ctx, "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster",
 		"--format", `{{.Label "io.x-k8s.kind.cluster"}}	{{.CreatedAt}}	{{.State}}`).Output()
 	if err != nil {
 		return nil, fmt.Errorf("listing kind containers: %w", err)

@@ -15,6 +15,7 @@ type Shell struct {
 	cmd       *exec.Cmd
 	container string
 	pidFile   string
+	env       []string
 }
 
 // Shell starts `bash -l` as root in /root, with a TERM xterm.js speaks, in
@@ -30,11 +31,12 @@ func (m *Manager) Shell(ctx context.Context, cluster, node, id string, cols, row
 	pidFile := "/run/ckalab-terminal-" + id + ".pid"
 	cmd := exec.Command("docker", "exec", "-it", "-e", "TERM=xterm-256color", "-w", "/root", n.String(),
 		"bash", "-c", `echo $$ > "$0"; exec bash -l`, pidFile)
+	cmd.Env = m.engine.environ()
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: cols, Rows: rows})
 	if err != nil {
 		return nil, fmt.Errorf("docker exec into %s: %w", node, err)
 	}
-	return &Shell{File: f, cmd: cmd, container: n.String(), pidFile: pidFile}, nil
+	return &Shell{File: f, cmd: cmd, container: n.String(), pidFile: pidFile, env: cmd.Env}, nil
 }
 
 // Resize sets the pty's size.
@@ -48,8 +50,10 @@ func (s *Shell) Wait() error { return s.cmd.Wait() }
 // Close hangs up the shell's process group in the container, then the
 // docker CLI.
 func (s *Shell) Close() error {
-	_ = exec.Command("docker", "exec", s.container, "sh", "-c",
-		`kill -HUP -- -$(cat "$0") 2>/dev/null; rm -f "$0"`, s.pidFile).Run()
+	hangup := exec.Command("docker", "exec", s.container, "sh", "-c",
+		`kill -HUP -- -$(cat "$0") 2>/dev/null; rm -f "$0"`, s.pidFile)
+	hangup.Env = s.env
+	_ = hangup.Run()
 	if s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 	}

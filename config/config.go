@@ -32,6 +32,10 @@ type Config struct {
 	TrustedProxies string
 
 	LabsDir        string
+	// The Docker engine of students' clusters (cluster.Engine).
+	DockerHost       string
+	DockerCertPath   string
+	EngineAPIAddress string
 	NodeImage      string
 	K8sVersion     string
 	ClusterPrefix  string
@@ -126,6 +130,9 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.LoginRateLimit, "login-rate-limit", "10", "failed sign-ins allowed per email and per client address per 15 minutes (sign-ups through invites: 5 times this per client address)")
 	b.add(&c.ShutdownGrace, "shutdown-grace", "20s", "how long shutdown waits for requests and terminals to drain")
 	b.add(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none")
+	b.add(&c.DockerHost, "docker-host", "", "Docker engine of students' clusters: unix:///path, tcp://host:2376 (with --docker-cert-path) or ssh://user@host; empty: the local engine. Use a disposable host of its own: see docs/deploy.md")
+	b.add(&c.DockerCertPath, "docker-cert-path", "", "directory with ca.pem, cert.pem, key.pem for a tcp:// --docker-host (TLS verified)")
+	b.add(&c.EngineAPIAddress, "engine-api-address", "", "address on the engine host where clusters' API servers are published and ckalab reaches them; empty: 127.0.0.1 (a local engine)")
 	b.add(&c.LabsDir, "labs-dir", "", "directory of lab folders; empty uses the labs built into the binary")
 	b.add(&c.NodeImage, "node-image", "ckalab/node", "node image repository; the tag is the Kubernetes version (e.g. ckalab/node:v1.34.4)")
 	b.add(&c.K8sVersion, "kubernetes-version", clusterimages.KubernetesVersion(), "default Kubernetes version of clusters (a node image must exist for it)")

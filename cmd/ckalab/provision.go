@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -30,14 +29,14 @@ func newProvisioner(ctx context.Context, cfg *config.Config, log *slog.Logger, s
 		}
 		pools = append(pools, provision.Pool{Topology: topo, Version: cfg.K8sVersion, Size: cfg.PoolSize})
 	}
-	if out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		return nil, nil, fmt.Errorf("no Docker engine answers (%s): start one, then restart ckalab", strings.TrimSpace(string(out)))
+	clusters, err := cluster.NewOn(log.With("component", "cluster"), filepath.Join(cfg.StateDir, "kind"),
+		cluster.Engine{Host: cfg.DockerHost, CertPath: cfg.DockerCertPath, APIAddress: cfg.EngineAPIAddress})
+	if err != nil {
+		return nil, nil, err
 	}
-	image := cfg.NodeImage + ":v" + cfg.K8sVersion
-	if err := exec.CommandContext(ctx, "docker", "image", "inspect", image).Run(); err != nil {
-		return nil, nil, fmt.Errorf("node image %s is missing: build it with `make images`", image)
+	if err := clusters.Ready(ctx, cfg.NodeImage+":v"+cfg.K8sVersion); err != nil {
+		return nil, nil, err
 	}
-	clusters := cluster.New(log.With("component", "cluster"), filepath.Join(cfg.StateDir, "kind"))
 	setup := func(ctx context.Context, env store.Environment) error {
 		l := findLab(catalog, env.LabID)
 		if l == nil {
