@@ -36,6 +36,7 @@ type Spec struct {
 	// with it; "" puts the nodes on kind's shared "kind" network.
 	Network string
 	Memory  string // per-node memory limit, docker --memory syntax ("2g"); "" = none
+	CPUs    string // per-node CPU quota, docker --cpus syntax ("1.5"); "" = none
 	Pids    int    // per-node process limit; 0 = none
 	// Log receives kind's whole log for this cluster; Progress its status
 	// lines ("Starting control-plane", …) as they happen. Both optional.
@@ -223,7 +224,8 @@ func (m *Manager) delete(ctx context.Context, name, network string) error {
 // NetworkOf names the Docker network of a cluster created with its own.
 func NetworkOf(cluster string) string { return cluster + "-net" }
 
-// limit caps each node container's memory and processes.
+// limit caps each node container's memory, CPU and processes (after kind's
+// create, so kubeadm's start is not slowed).
 func (m *Manager) limit(ctx context.Context, c *Cluster, spec Spec) error {
 	args := []string{"update"}
 	if spec.Memory != "" {
@@ -231,6 +233,9 @@ func (m *Manager) limit(ctx context.Context, c *Cluster, spec Spec) error {
 	}
 	if spec.Pids > 0 {
 		args = append(args, "--pids-limit", strconv.Itoa(spec.Pids))
+	}
+	if spec.CPUs != "" {
+		args = append(args, "--cpus", spec.CPUs)
 	}
 	if len(args) == 1 {
 		return nil

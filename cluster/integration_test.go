@@ -146,6 +146,7 @@ func TestIntegrationNodeImage(t *testing.T) {
 	h.mustKubectl("", "-n", "kube-system", "rollout", "status", "deployment/coredns", "--timeout=180s")
 	memory(t, name)
 
+	t.Logf("BENCH local engine: keystroke echo through docker exec, median of 20: %s", shellEcho(t, ctx, m, name, h.cp))
 	t.Run("network", func(t *testing.T) { h.t = t; testNetwork(h) })
 	t.Run("storage", func(t *testing.T) { h.t = t; testStorage(h) })
 	t.Run("etcd snapshot", func(t *testing.T) {

@@ -31,24 +31,25 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	TrustedProxies string
 
-	LabsDir        string
+	LabsDir string
 	// The Docker engine of students' clusters (cluster.Engine).
 	DockerHost       string
 	DockerCertPath   string
 	EngineAPIAddress string
-	NodeImage      string
-	K8sVersion     string
-	ClusterPrefix  string
-	PoolSize       int
-	PoolTopologies string
-	OrphanGrace    time.Duration
-	MaxEnvs        int
-	MaxEnvsPerUser int
-	EnvGrace       time.Duration
-	MaxEnvTime     time.Duration
-	NodeMemory     string
-	NodePids       int
-	CreateTimeout  time.Duration
+	NodeImage        string
+	K8sVersion       string
+	ClusterPrefix    string
+	PoolSize         int
+	PoolTopologies   string
+	OrphanGrace      time.Duration
+	MaxEnvs          int
+	MaxEnvsPerUser   int
+	EnvGrace         time.Duration
+	MaxEnvTime       time.Duration
+	NodeMemory       string
+	NodeCPUs         string
+	NodePids         int
+	CreateTimeout    time.Duration
 
 	TerminalIdle    time.Duration
 	TerminalPerUser int
@@ -145,6 +146,7 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.EnvGrace, "environment-grace", "15m", "time added to a lab's time limit before its environment expires")
 	b.add(&c.MaxEnvTime, "max-environment-time", "4h", "ceiling on an environment's whole time, extensions included (0: none)")
 	b.add(&c.NodeMemory, "node-memory", "2g", "memory limit of each node container (docker --memory syntax)")
+	b.add(&c.NodeCPUs, "node-cpus", "1", "CPU quota of each node container (docker --cpus syntax; empty: none): one student's busy loops cannot take the whole host")
 	b.add(&c.NodePids, "node-pids", "4096", "process limit of each node container")
 	b.add(&c.CreateTimeout, "create-timeout", "6m", "how long creating one cluster may take")
 	b.add(&c.TerminalIdle, "terminal-idle-timeout", "30m", "idle time after which a terminal's shell is closed")
@@ -156,6 +158,14 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 		}
 		return nil
 	}
+}
+
+// Defaults is the configuration with every setting at its default (the
+// CKALAB_* environment variables still apply), as `ckalab serve` starts.
+func Defaults() (Config, error) {
+	var c Config
+	_, envErr := c.Register(flag.NewFlagSet("defaults", flag.ContinueOnError))
+	return c, envErr()
 }
 
 // Validate checks values that flags cannot check by type.

@@ -3,6 +3,7 @@ package config
 import (
 	"flag"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,17 @@ func TestTrustedProxies(t *testing.T) {
 	_, err = parse(t, nil, "--trusted-proxies", "127.0.0.1,proxy.example,10.0.0.0/33")
 	if err == nil || !strings.Contains(err.Error(), `"proxy.example"`) || !strings.Contains(err.Error(), `"10.0.0.0/33"`) {
 		t.Fatalf("want both bad entries reported: %v", err)
+	}
+}
+
+func TestDefaultsAreServeDefaults(t *testing.T) {
+	t.Setenv("CKALAB_NODE_CPUS", "")
+	os.Unsetenv("CKALAB_NODE_CPUS")
+	c, err := Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeMemory != "2g" || c.NodeCPUs != "1" || c.NodePids != 4096 || c.MaxEnvTime != 4*time.Hour {
+		t.Fatalf("defaults: memory %q cpus %q pids %d max time %s", c.NodeMemory, c.NodeCPUs, c.NodePids, c.MaxEnvTime)
 	}
 }

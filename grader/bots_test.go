@@ -14,6 +14,7 @@ import (
 
 	"github.com/ckalab/ckalab/cluster"
 	clusterimages "github.com/ckalab/ckalab/cluster-images"
+	"github.com/ckalab/ckalab/config"
 	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/labs"
 )
@@ -37,6 +38,10 @@ func TestSolutionBots(t *testing.T) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := cluster.New(log, t.TempDir())
+	defaults, err := config.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
 	g := grader.New(log)
 	var timings []string
 	for _, lab := range all {
@@ -51,8 +56,10 @@ func TestSolutionBots(t *testing.T) {
 				version = clusterimages.KubernetesVersion()
 			}
 			name := fmt.Sprintf("ckbot%d", time.Now().UnixNano()%100000)
+			// The limits ckalab serve gives every node: each lab must pass within them.
 			c, err := m.Create(ctx, cluster.Spec{Name: name, Image: "ckalab/node:v" + version, Workers: lab.Topology.Workers,
-				WaitReady: 4 * time.Minute, Network: cluster.NetworkOf(name)})
+				WaitReady: 4 * time.Minute, Network: cluster.NetworkOf(name),
+				Memory: defaults.NodeMemory, CPUs: defaults.NodeCPUs, Pids: defaults.NodePids})
 			if err != nil {
 				t.Fatal(err)
 			}

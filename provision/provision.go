@@ -44,6 +44,7 @@ type Config struct {
 	MaxPerUser int // environments one user holds at once
 	MaxQueue   int // requests waiting for capacity before Start refuses
 	Memory     string
+	CPUs       string
 	Pids       int
 	// CreateTimeout bounds one cluster's creation.
 	CreateTimeout time.Duration
@@ -269,7 +270,7 @@ func (p *Provisioner) create(ctx context.Context, e store.Environment) {
 		c, err := p.clusters.Create(ctx, cluster.Spec{
 			Name: e.ClusterName, Image: p.image(e.K8sVersion), Workers: topo.Workers,
 			WaitReady: p.cfg.CreateTimeout / 2, Network: cluster.NetworkOf(e.ClusterName),
-			Memory: p.cfg.Memory, Pids: p.cfg.Pids, Log: logFile,
+			Memory: p.cfg.Memory, CPUs: p.cfg.CPUs, Pids: p.cfg.Pids, Log: logFile,
 			Progress: func(status string) {
 				_ = p.store.AddEnvEvent(context.WithoutCancel(ctx), e.ID, phaseOf(status), status)
 			},

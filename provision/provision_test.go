@@ -164,7 +164,7 @@ func TestIntegrationProvisioning(t *testing.T) {
 		cfg: provision.Config{
 			Prefix: prefix, NodeImage: "ckalab/node", StateDir: t.TempDir(),
 			Pools:   []provision.Pool{{Topology: provision.Topology{}, Version: version, Size: 1}},
-			MaxLive: 2, MaxPerUser: 1, MaxQueue: 1, Memory: "1536m", Pids: 2048,
+			MaxLive: 2, MaxPerUser: 1, MaxQueue: 1, Memory: "1536m", CPUs: "1.5", Pids: 2048,
 			CreateTimeout: 5 * time.Minute, OrphanGrace: 0, Poll: 300 * time.Millisecond,
 		},
 	}
@@ -210,7 +210,7 @@ func TestIntegrationProvisioning(t *testing.T) {
 
 	t.Run("limits and isolation", func(t *testing.T) {
 		aNode, bNode := a.Nodes[0], b.Nodes[0]
-		if got := inspect(t, aNode.Name, "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}"); got != fmt.Sprint(1536<<20, " 2048") {
+		if got := inspect(t, aNode.Name, "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}"); got != fmt.Sprint(1536<<20, " 2048 1500000000") {
 			t.Fatalf("limits of %s: %s", aNode.Name, got)
 		}
 		nets := inspect(t, aNode.Name, "{{json .NetworkSettings.Networks}}")
