@@ -49,6 +49,7 @@ type Config struct {
 	NodeMemory       string
 	NodeCPUs         string
 	NodePids         int
+	MinFreeDiskGiB   int
 	CreateTimeout    time.Duration
 
 	TerminalIdle    time.Duration
@@ -148,6 +149,7 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.NodeMemory, "node-memory", "2g", "memory limit of each node container (docker --memory syntax)")
 	b.add(&c.NodeCPUs, "node-cpus", "1", "CPU quota of each node container (docker --cpus syntax; empty: none): one student's busy loops cannot take the whole host")
 	b.add(&c.NodePids, "node-pids", "4096", "process limit of each node container")
+	b.add(&c.MinFreeDiskGiB, "min-free-disk-gib", "5", "free disk (GiB) the engine host keeps; below it the running environment using the most is stopped with that reason (0: no watch)")
 	b.add(&c.CreateTimeout, "create-timeout", "6m", "how long creating one cluster may take")
 	b.add(&c.TerminalIdle, "terminal-idle-timeout", "30m", "idle time after which a terminal's shell is closed")
 	b.add(&c.TerminalPerUser, "terminals-per-user", "6", "terminals one user may have open at once")

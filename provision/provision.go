@@ -48,6 +48,9 @@ type Config struct {
 	Pids       int
 	// CreateTimeout bounds one cluster's creation.
 	CreateTimeout time.Duration
+	// MinFreeDisk is the free space (bytes) the engine host's disk must keep;
+	// below it the running environment using the most is stopped. 0: no watch.
+	MinFreeDisk int64
 	// OrphanGrace is how old a cluster without a row must be to be deleted.
 	OrphanGrace time.Duration
 	Poll        time.Duration // how often workers look for work without a wake-up
@@ -432,6 +435,9 @@ func (p *Provisioner) reapStep(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		p.lastSweep = time.Now()
+		if err := p.CheckDisk(ctx); err != nil {
+			p.log.Warn("checking the engine's disk", "err", err)
+		}
 		return false, p.sweep(ctx)
 	}
 	e := deleting[0]

@@ -355,10 +355,24 @@ spec:
 	if _, err := e.cm.Exec(ctx, c.ClusterName, c.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "namespace", "lab-pods"); err != nil {
 		t.Fatalf("cy's cluster after restart: %v", err)
 	}
-	if err := e.provisioner().Stop(ctx, c.ID); err != nil {
+	// Disk: Cy fills /var. Below the engine's free-disk floor (here: any
+	// host is below it) the running environment holding the most is
+	// stopped with the reason, and its cluster deleted at once.
+	if _, err := e.cm.Exec(ctx, c.ClusterName, c.Nodes[0].Name, nil, "sh", "-c", "head -c 300M /dev/zero > /var/tmp/fill"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState(c.ID, store.EnvDeleted, 2*time.Minute)
+	full := e.cfg
+	full.MinFreeDisk = 1 << 60
+	if err := provision.New(full, e.log, e.st, e.cm, nil).CheckDisk(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cGone, _ := e.st.Environment(ctx, c.ID)
+	if cGone.State != store.EnvFailed || !strings.Contains(cGone.Failure, "out of disk") {
+		t.Fatalf("cy's environment after filling the disk: %s %q", cGone.State, cGone.Failure)
+	}
+	if all, err := e.cm.Summaries(ctx); err != nil || all[c.ClusterName] != nil {
+		t.Fatalf("cy's cluster still there after the disk stop: %v", err)
+	}
 }
 
 func open(t *testing.T) *store.Store {
