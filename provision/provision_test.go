@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os/exec"
 	"strings"
 	"sync"
@@ -278,6 +279,107 @@ spec:
 		}
 		if len(ran) != 0 {
 			t.Fatalf("the Check ran commands on %v", ran)
+		}
+	})
+
+	// A hostile student, from a terminal on their node (the shell a terminal
+	// websocket runs), tries to get out of their cluster or to starve others.
+	t.Run("hostile student", func(t *testing.T) {
+		aNode, bNode := a.Nodes[0], b.Nodes[0]
+		sh, err := e.cm.Shell(ctx, a.ClusterName, aNode.Name, "hostile", 200, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sh.Close()
+		var mu sync.Mutex
+		var screen strings.Builder
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := sh.Read(buf)
+				mu.Lock()
+				screen.Write(buf[:n])
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+		n := 0
+		student := func(cmd string, timeout time.Duration) string {
+			t.Helper()
+			n++
+			mark := fmt.Sprintf("__done%d__", n)
+			mu.Lock()
+			from := screen.Len()
+			mu.Unlock()
+			if _, err := sh.Write([]byte(cmd + "; echo " + mark + "\r")); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(timeout)
+			for {
+				mu.Lock()
+				out := screen.String()[from:]
+				mu.Unlock()
+				// The marker echoed back as typed is followed by a newline; printed, by one too.
+				if i := strings.LastIndex(out, "\n"+mark); i >= 0 {
+					return out[:i]
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%q: no end after %s; screen: %q", cmd, timeout, out)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+
+		// The server and its database: ckalab listens on loopback, PostgreSQL
+		// on a Unix socket; neither is in reach of a node.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+		gw := strings.TrimSpace(inspect(t, aNode.Name, "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}"))
+		for _, host := range []string{"127.0.0.1", gw} {
+			out := student(fmt.Sprintf("timeout 3 bash -c '</dev/tcp/%s/%s' && echo REACHED || echo REFUSED", host, port), 20*time.Second)
+			if !strings.Contains(out, "REFUSED") || strings.Contains(out, "\nREACHED") {
+				t.Fatalf("the server's port %s:%s from a node: %q", host, port, out)
+			}
+		}
+		if out := student("ls /tmp/ckalab-pg* /var/run/postgresql 2>&1 | head -3", 10*time.Second); !strings.Contains(out, "No such file") {
+			t.Fatalf("PostgreSQL's socket visible in a node: %q", out)
+		}
+		// Another cluster's API server and node: unreachable.
+		for _, p := range []string{"6443", "22", "10250"} {
+			out := student(fmt.Sprintf("timeout 3 bash -c '</dev/tcp/%s/%s' && echo REACHED || echo REFUSED", bNode.IP, p), 20*time.Second)
+			if !strings.Contains(out, "REFUSED") {
+				t.Fatalf("another cluster's node %s:%s: %q", bNode.IP, p, out)
+			}
+		}
+		// A fork bomb stops at the node's process cap (2048 here).
+		out := student(`perl -e '$0 = "ckbomb"; for $i (1..2500) { $p = fork; if (!defined $p) { print "fork failed at $i: $!\n"; last } if (!$p) { sleep 60; exit } }'; pkill -f ckbomb`, 2*time.Minute)
+		if !strings.Contains(out, "fork failed at") {
+			t.Fatalf("2500 processes forked past the cap of 2048: %q", out)
+		}
+		t.Logf("fork bomb: %s", strings.TrimSpace(out[strings.LastIndex(out, "fork failed"):]))
+		// Burning every core (four busy loops against a 1.5-CPU quota) leaves
+		// another student's kubectl answering in under a second.
+		student("for i in 1 2 3 4; do timeout 40 sh -c 'while :; do :; done' & done", 10*time.Second)
+		time.Sleep(5 * time.Second)
+		var worst time.Duration
+		for range 5 {
+			t0 := time.Now()
+			if _, err := e.cm.Exec(ctx, b.ClusterName, bNode.Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "nodes"); err != nil {
+				t.Fatal(err)
+			}
+			worst = max(worst, time.Since(t0))
+			time.Sleep(time.Second)
+		}
+		student("pkill -f 'while :'; wait", 20*time.Second)
+		t.Logf("BENCH another cluster's kubectl get nodes while a node burns its CPU quota: worst of 5 %s", worst.Round(time.Millisecond))
+		if worst > time.Second {
+			t.Fatalf("another student's kubectl took %s while a node burned CPU", worst)
 		}
 	})
 
