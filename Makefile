@@ -45,7 +45,7 @@ test-short:
 test-web: build
 	cd web && node e2e/run.mjs
 
-## images: build ckalab's kind node images (cached; cold about 40 min on 2 cores)
+## images: build ckalab's kind node images (cached; cold about 45 min on 2 cores)
 images:
 	bash cluster-images/build.sh
 
