@@ -41,8 +41,7 @@ func (m *Manager) startRegistry(ctx context.Context, c *Cluster) error {
 	for _, n := range c.Nodes {
 		for host, content := range files {
 			dir := "/etc/containerd/certs.d/" + host
-			script := fmt.Sprintf("mkdir -p '%s' && cat > '%s/hosts.toml'", dir, dir)
-			if _, err := m.Exec(ctx, c.Name, n.Name, strings.NewReader(content), "sh", "-c", script); err != nil {
+			if _, err := m.Exec(ctx, c.Name, n.Name, strings.NewReader(content), "sh", "-c", `mkdir -p "$0" && cat > "$0/hosts.toml"`, dir); err != nil {
 				return fmt.Errorf("pointing %s at the registry: %w", n.Name, err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/creack/pty"
 )
@@ -47,15 +48,22 @@ func (s *Shell) Resize(cols, rows uint16) error {
 // Wait returns when the shell has exited.
 func (s *Shell) Wait() error { return s.cmd.Wait() }
 
-// Close hangs up the shell's process group in the container, then the
-// docker CLI.
+// hangupWait bounds the hang-up inside the node: the pid file lives where
+// the student is root (it may be a FIFO that never answers).
+const hangupWait = 5 * time.Second
+
+// Close kills the docker CLI, then hangs up the shell's process group in
+// the container, within hangupWait.
 func (s *Shell) Close() error {
-	hangup := exec.Command("docker", "exec", s.container, "sh", "-c",
-		`kill -HUP -- -$(cat "$0") 2>/dev/null; rm -f "$0"`, s.pidFile)
-	hangup.Env = s.env
-	_ = hangup.Run()
 	if s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), hangupWait)
+	defer cancel()
+	hangup := exec.CommandContext(ctx, "docker", "exec", s.container, "timeout", "3", "sh", "-c",
+		`kill -HUP -- -$(head -c 16 "$0") 2>/dev/null; rm -f "$0"`, s.pidFile)
+	hangup.Env = s.env
+	hangup.WaitDelay = time.Second
+	_ = hangup.Run()
 	return s.File.Close()
 }

@@ -140,7 +140,11 @@ func (s *Server) boardEvents(c *gin.Context) {
 	defer tick.Stop()
 	var last []byte
 	quiet := 0
+	// A client that stops reading must not hold the stream (and its slot):
+	// each write gets a deadline.
+	rc := http.NewResponseController(c.Writer)
 	for {
+		_ = rc.SetWriteDeadline(time.Now().Add(boardInterval + 10*time.Second))
 		b, err := s.board(ctx, ch.ID)
 		switch {
 		case ctx.Err() != nil:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -137,17 +138,26 @@ func (s *Server) openTerminal(c *gin.Context) {
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, truncate(why, 120)), time.Now().Add(termWriteWait))
 		conn.Close()
 	}
-	sess, err := s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node}, token, u.ID, uint16(cols), uint16(rows))
+	var sess *terminal.Session
+	if role == terminal.View {
+		// Watchers join a live shell; they never start one.
+		sess, err = s.terminals.Session(token)
+		if err == nil && (sess.Env != e.ID || sess.Node != node) {
+			err = terminal.ErrNotFound
+		}
+	} else {
+		sess, err = s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node}, token, u.ID, uint16(cols), uint16(rows))
+	}
 	switch {
+	case errors.Is(err, terminal.ErrNotFound):
+		refuse(websocket.ClosePolicyViolation, "that terminal has closed")
+		return
 	case errors.Is(err, terminal.ErrTooMany):
 		refuse(websocket.ClosePolicyViolation, err.Error())
 		return
 	case err != nil:
 		s.log.Error("starting a terminal", "env", e.ID, "node", node, "err", err)
 		refuse(websocket.CloseInternalServerErr, "the shell could not start; retry in a moment")
-		return
-	case role == terminal.View && sess.ID != token:
-		refuse(websocket.ClosePolicyViolation, "that terminal has closed")
 		return
 	}
 	if role == terminal.View {
@@ -189,7 +199,7 @@ func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u s
 	closeWith := func(code int, text string) {
 		closed = true
 		select {
-		case closing <- websocket.FormatCloseMessage(code, text):
+		case closing <- websocket.FormatCloseMessage(code, truncate(text, 120)):
 		default:
 		}
 	}
@@ -324,5 +334,5 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	return strings.ToValidUTF8(s[:n], "")
 }

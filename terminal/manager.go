@@ -152,9 +152,10 @@ func (m *Manager) Run(ctx context.Context) {
 				}
 			}
 			m.mu.Unlock()
+			// Each in its own goroutine: one slow hang-up must not hold up the rest.
 			for _, s := range idle {
 				s.log.Info("closing idle terminal")
-				s.Close(fmt.Sprintf("closed after %s without use", m.idle))
+				go s.Close(fmt.Sprintf("closed after %s without use", m.idle))
 			}
 		}
 	}
