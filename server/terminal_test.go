@@ -245,11 +245,11 @@ func TestTerminalAccessControl(t *testing.T) {
 	}
 	watch.until("kubectl get nodes", 2*time.Second) // replay
 	// A watcher with a dead token is told so, and no shell starts for them.
-	conn, _, err := teachC.dial(path+"?token=0123456789abcdef0123456789abcdef", "")
+	dead, _, err := teachC.dial(path+"?token=0123456789abcdef0123456789abcdef", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := (&term{t: t, conn: conn}).closeCode(); code != websocket.ClosePolicyViolation {
+	if code := (&term{t: t, conn: dead}).closeCode(); code != websocket.ClosePolicyViolation {
 		t.Fatalf("watching a dead terminal: close %d", code)
 	}
 	r := teachC.do("GET", "/api/v1/environments/"+envID.String()+"/terminals", nil)
