@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -80,7 +81,7 @@ func (s *Server) startEnvironment(c *gin.Context) {
 	if !s.bindJSON(c, &req) || !s.environmentsReady(c) {
 		return
 	}
-	sr, err := s.startRequest(currentUser(c).ID, req.Lab, req.Topology)
+	sr, err := s.startRequest(c.Request.Context(), currentUser(c).ID, req.Lab, req.Topology)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -97,11 +98,15 @@ func (s *Server) startEnvironment(c *gin.Context) {
 
 // startRequest asks for an environment for a lab, or for the playground
 // with a topology (default one control plane and one worker).
-func (s *Server) startRequest(user uuid.UUID, lab, topology string) (provision.StartRequest, error) {
+func (s *Server) startRequest(ctx context.Context, user uuid.UUID, lab, topology string) (provision.StartRequest, error) {
 	if lab == "" {
 		lab = playground
 	}
-	sr := provision.StartRequest{UserID: user, LabID: lab, Version: s.cfg.K8sVersion, TimeLimit: time.Hour + s.cfg.EnvGrace}
+	cohort, err := s.store.StudentCohort(ctx, user)
+	if err != nil {
+		return provision.StartRequest{}, err
+	}
+	sr := provision.StartRequest{UserID: user, LabID: lab, CohortID: cohort, Version: s.cfg.K8sVersion, TimeLimit: time.Hour + s.cfg.EnvGrace}
 	if l := s.lab(lab); l != nil {
 		sr.Topology, sr.TimeLimit = topologyOf(l), l.TimeLimit.Duration+s.cfg.EnvGrace
 		if v := l.Topology.KubernetesVersion; v != "" {
@@ -153,7 +158,15 @@ func (s *Server) environment(c *gin.Context) (store.Environment, terminal.Role, 
 	case u.Role == store.RoleAdmin:
 		return e, terminal.View, true
 	case e.UserID.Valid && u.Role == store.RoleInstructor:
-		teaches, err := s.store.TeachesStudent(c.Request.Context(), u.ID, e.UserID.UUID)
+		// The instructors of the environment's own cohort; an environment
+		// without one (the playground before cohorts) by any of the student's.
+		var teaches bool
+		var err error
+		if e.CohortID.Valid {
+			teaches, err = s.store.TeachesIn(c.Request.Context(), u.ID, e.CohortID.UUID)
+		} else {
+			teaches, err = s.store.TeachesStudent(c.Request.Context(), u.ID, e.UserID.UUID)
+		}
 		if err != nil {
 			s.fail(c, err)
 			return e, "", false

@@ -217,6 +217,11 @@ func (s *Server) getSolution(c *gin.Context) {
 			s.fail(c, errForbidden("the solution shows once the attempt is over: at full marks, when time is up, or after you give up (POST …/give-up)"))
 			return
 		}
+		// From now on no Check of this student in this lab counts.
+		if err := s.store.SolutionSeen(c.Request.Context(), e.UserID.UUID, e.LabID); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	type apiStep struct {
 		Manifest string `json:"manifest,omitempty"`
@@ -257,6 +262,10 @@ func (s *Server) giveUp(c *gin.Context) {
 	}
 	e, err := s.store.GiveUp(c.Request.Context(), e.ID)
 	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.store.SolutionSeen(c.Request.Context(), e.UserID.UUID, e.LabID); err != nil {
 		s.fail(c, err)
 		return
 	}

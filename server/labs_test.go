@@ -37,7 +37,7 @@ func TestLabCatalogAndChecks(t *testing.T) {
 	})
 	ctx := context.Background()
 	ana := e.user("ana@example.com", store.RoleStudent)
-	e.user("bo@example.com", store.RoleStudent)
+	boU := e.user("bo@example.com", store.RoleStudent)
 	teach := e.user("t@example.com", store.RoleInstructor)
 	cohort, _ := e.store.CreateCohort(ctx, "CKA", teach.ID)
 	_ = e.store.AddMember(ctx, cohort.ID, ana.ID, store.CohortStudent)
@@ -58,7 +58,7 @@ func TestLabCatalogAndChecks(t *testing.T) {
 	}
 
 	envID := inUse(t, e.store, ana.ID, "c-control-plane")
-	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET lab_id = 'rbac-developer' WHERE id = $1`, envID)
+	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET lab_id = 'rbac-developer', cohort_id = $2 WHERE id = $1`, envID, cohort.ID)
 	path := fmt.Sprintf("/api/v1/environments/%s/check", envID)
 	if r := teachC.do("POST", path, map[string]any{}); r.Status != 403 {
 		t.Fatalf("instructor pressed Check: %d", r.Status)
@@ -121,27 +121,58 @@ func TestLabCatalogAndChecks(t *testing.T) {
 		t.Fatalf("progress after giving up: %+v %v", prog, err)
 	}
 
-	// A second attempt: full marks opens the solution without giving up.
+	// Having read the solution, a new attempt at the same lab earns nothing.
 	env2 := inUse(t, e.store, ana.ID, "d-control-plane")
 	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET lab_id = 'rbac-developer', cohort_id = $2 WHERE id = $1`, env2, cohort.ID)
-	sol2 := fmt.Sprintf("/api/v1/environments/%s/solution", env2)
-	if r := anaC.do("GET", sol2, nil); r.Status != 403 {
-		t.Fatalf("second attempt's solution before any Check: %d", r.Status)
+	r = anaC.do("POST", fmt.Sprintf("/api/v1/environments/%s/check", env2), map[string]any{})
+	if run, _ := r.Body["run"].(map[string]any); r.Status != 200 || run["counted"] != false {
+		t.Fatalf("full marks in a new attempt after reading the solution: %d %v", r.Status, r.Body)
 	}
-	if r := anaC.do("POST", fmt.Sprintf("/api/v1/environments/%s/check", env2), map[string]any{}); r.Status != 200 {
-		t.Fatalf("check: %d %v", r.Status, r.Body)
+
+	// Another student: stopping early does not open the solution; full
+	// marks does; another cohort's setting does not.
+	bo := boU.ID
+	_ = e.store.AddMember(ctx, cohort.ID, bo, store.CohortStudent)
+	stopped := inUse(t, e.store, bo, "e-control-plane")
+	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET lab_id = 'rbac-developer', cohort_id = $2, state = 'deleting' WHERE id = $1`, stopped, cohort.ID)
+	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET state = 'deleted' WHERE id = $1`, stopped)
+	if r := boC.do("GET", fmt.Sprintf("/api/v1/environments/%s/solution", stopped), nil); r.Status != 403 {
+		t.Fatalf("solution of an attempt stopped early: %d %v", r.Status, r.Body)
 	}
-	if r := anaC.do("GET", sol2, nil); r.Status != 200 {
+	env3 := inUse(t, e.store, bo, "f-control-plane")
+	_, _ = e.store.Pool().Exec(ctx, `UPDATE environments SET lab_id = 'rbac-developer', cohort_id = $2 WHERE id = $1`, env3, cohort.ID)
+	sol3 := fmt.Sprintf("/api/v1/environments/%s/solution", env3)
+	if r := boC.do("GET", sol3, nil); r.Status != 403 {
+		t.Fatalf("solution before any Check: %d", r.Status)
+	}
+	if r := boC.do("POST", fmt.Sprintf("/api/v1/environments/%s/check", env3), map[string]any{}); r.Status != 200 || r.Body["run"].(map[string]any)["counted"] != true {
+		t.Fatalf("bo's check: %d %v", r.Status, r.Body)
+	}
+	if r := boC.do("GET", sol3, nil); r.Status != 200 {
 		t.Fatalf("solution at full marks: %d %v", r.Status, r.Body)
 	}
-	// Another cohort's setting does not open this one's solutions.
 	if r := teachC.do("PATCH", "/api/v1/cohorts/"+cohort.ID.String(), map[string]any{"showSolutions": false}); r.Status != 200 {
 		t.Fatalf("hide solutions: %d", r.Status)
 	}
 	other, _ := e.store.CreateCohort(ctx, "other", teach.ID)
-	_ = e.store.AddMember(ctx, other.ID, ana.ID, store.CohortStudent)
+	_ = e.store.AddMember(ctx, other.ID, bo, store.CohortStudent)
 	_ = e.store.SetShowSolutions(ctx, other.ID, true)
-	if r := anaC.do("GET", sol2, nil); r.Status != 403 {
+	if r := boC.do("GET", sol3, nil); r.Status != 403 {
 		t.Fatalf("solution through another cohort's setting: %d", r.Status)
+	}
+
+	// An instructor who teaches bo in another cohort has no say over the
+	// environments bo runs in this one.
+	t2 := e.user("t2@example.com", store.RoleInstructor)
+	theirs, _ := e.store.CreateCohort(ctx, "theirs", t2.ID)
+	_ = e.store.AddMember(ctx, theirs.ID, bo, store.CohortStudent)
+	t2C := login("t2@example.com")
+	for _, p := range []string{"", "/checks", "/solution", "/terminals"} {
+		if r := t2C.do("GET", fmt.Sprintf("/api/v1/environments/%s%s", env3, p), nil); r.Status != 403 {
+			t.Fatalf("another cohort's instructor on %q: %d", p, r.Status)
+		}
+	}
+	if r := teachC.do("GET", fmt.Sprintf("/api/v1/environments/%s/checks", env3), nil); r.Status != 200 {
+		t.Fatalf("the cohort's own instructor: %d", r.Status)
 	}
 }

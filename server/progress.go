@@ -152,7 +152,7 @@ func (s *Server) resetEnvironment(c *gin.Context) {
 		s.fail(c, errConflict("this environment has no student"))
 		return
 	}
-	sr, err := s.startRequest(e.UserID.UUID, e.LabID, e.Topology)
+	sr, err := s.startRequest(c.Request.Context(), e.UserID.UUID, e.LabID, e.Topology)
 	if err != nil {
 		s.fail(c, err)
 		return

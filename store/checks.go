@@ -19,7 +19,8 @@ type CheckRun struct {
 	Duration      time.Duration
 	Score         float64
 	MaxScore      float64
-	// Counted is false for a Check after the student gave up: kept, shown,
+	// Counted is false for a Check after the student read the lab's
+	// solution (in any environment) or after the time was up: kept, shown,
 	// never part of a grade.
 	Counted bool
 	Results []CheckResult
@@ -41,7 +42,8 @@ func (s *Store) SaveCheckRun(ctx context.Context, r CheckRun) (CheckRun, error) 
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO check_runs (id, environment_id, user_id, lab_id, duration_ms, score, max_score, counted)
 			VALUES ($1, $2, $3, $4, $5, round($6::numeric, 2), round($7::numeric, 2),
-				NOT EXISTS (SELECT 1 FROM environments WHERE id = $2 AND gave_up_at IS NOT NULL))
+				NOT EXISTS (SELECT 1 FROM solution_views WHERE user_id = $3 AND lab_id = $4)
+				AND NOT EXISTS (SELECT 1 FROM environments WHERE id = $2 AND (gave_up_at IS NOT NULL OR expires_at < now())))
 			RETURNING created_at, counted`,
 			r.ID, r.EnvironmentID, r.UserID, r.LabID, r.Duration.Milliseconds(), r.Score, r.MaxScore).Scan(&r.CreatedAt, &r.Counted)
 		if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -129,6 +130,26 @@ func (s *Store) TeachesStudent(ctx context.Context, instructor, student uuid.UUI
 		JOIN cohort_members st ON st.cohort_id = i.cohort_id
 		WHERE i.user_id = $1 AND i.role = 'instructor' AND st.user_id = $2 AND st.role = 'student')`,
 		instructor, student).Scan(&ok)
+	return ok, mapErr(err, "check teaching")
+}
+
+// StudentCohort is the cohort a student works in: the one they joined last
+// as a student (not archived); not valid when none.
+func (s *Store) StudentCohort(ctx context.Context, userID uuid.UUID) (uuid.NullUUID, error) {
+	var id uuid.NullUUID
+	err := s.pool.QueryRow(ctx, `SELECT m.cohort_id FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
+		WHERE m.user_id = $1 AND m.role = 'student' AND c.archived_at IS NULL ORDER BY m.joined_at DESC LIMIT 1`, userID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.NullUUID{}, nil
+	}
+	return id, mapErr(err, "student cohort")
+}
+
+// TeachesIn reports whether the user is an instructor of the cohort (not archived).
+func (s *Store) TeachesIn(ctx context.Context, userID, cohortID uuid.UUID) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
+		WHERE m.user_id = $1 AND m.cohort_id = $2 AND m.role = 'instructor' AND c.archived_at IS NULL)`, userID, cohortID).Scan(&ok)
 	return ok, mapErr(err, "check teaching")
 }
 
@@ -288,11 +309,14 @@ func (s *Store) SetShowSolutions(ctx context.Context, cohortID uuid.UUID, show b
 	return nil
 }
 
-// SolutionsVisible reports whether the cohort (one the student is in) shows
-// solutions; with no cohort, whether any of the student's cohorts does.
+// SolutionsVisible reports whether the environment's cohort, one the student
+// is in, shows solutions (never without a cohort).
 func (s *Store) SolutionsVisible(ctx context.Context, userID uuid.UUID, cohortID uuid.NullUUID) (bool, error) {
+	if !cohortID.Valid {
+		return false, nil
+	}
 	var ok bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cohort_members m JOIN cohorts c ON c.id = m.cohort_id
-		WHERE m.user_id = $1 AND c.show_solutions AND (NOT $3 OR c.id = $2))`, userID, cohortID.UUID, cohortID.Valid).Scan(&ok)
+		WHERE m.user_id = $1 AND c.id = $2 AND c.show_solutions AND c.archived_at IS NULL)`, userID, cohortID.UUID).Scan(&ok)
 	return ok, mapErr(err, "solutions visible")
 }

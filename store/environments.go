@@ -274,7 +274,8 @@ func (s *Store) StartEnvironment(ctx context.Context, id uuid.UUID) (Environment
 func (s *Store) ExtendEnvironment(ctx context.Context, id uuid.UUID, by, max time.Duration) (Environment, error) {
 	e, err := scanEnv(s.pool.QueryRow(ctx, `UPDATE environments
 		SET expires_at = expires_at + make_interval(secs => $2), time_limit = time_limit + make_interval(secs => $2)
-		WHERE id = $1 AND state = 'in_use' AND ($3 = 0 OR time_limit + make_interval(secs => $2) <= make_interval(secs => $3))
+		WHERE id = $1 AND state = 'in_use' AND expires_at > now()
+		  AND ($3 = 0 OR time_limit + make_interval(secs => $2) <= make_interval(secs => $3))
 		RETURNING `+envCols, id, by.Seconds(), max.Seconds()))
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return e, mapErr(err, "extend environment")
@@ -284,6 +285,9 @@ func (s *Store) ExtendEnvironment(ctx context.Context, id uuid.UUID, by, max tim
 	}
 	if e.State != EnvInUse {
 		return e, fmt.Errorf("environment %s is not in use: %w", id, ErrConflict)
+	}
+	if e.ExpiresAt != nil && !e.ExpiresAt.After(time.Now()) {
+		return e, fmt.Errorf("%w: this environment's time is up; it cannot be extended", ErrLimit)
 	}
 	return e, fmt.Errorf("%w: this environment already has %s of its %s ceiling; it cannot be extended further",
 		ErrLimit, e.TimeLimit.Round(time.Minute), max)
@@ -297,19 +301,17 @@ func (s *Store) GiveUp(ctx context.Context, id uuid.UUID) (Environment, error) {
 	return e, mapErr(err, "give up")
 }
 
-// Over reports whether an attempt is over: given up, ended, or past its time.
+// SolutionSeen records that a student was shown a lab's solution: none of
+// their later Checks in that lab count.
+func (s *Store) SolutionSeen(ctx context.Context, userID uuid.UUID, labID string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO solution_views (user_id, lab_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, userID, labID)
+	return mapErr(err, "solution seen")
+}
+
+// Over reports whether an attempt is over for its solution: given up, or
+// out of time. Stopping it early is not: the student could start again.
 func (e Environment) Over(now time.Time) bool {
-	switch {
-	case e.GaveUpAt != nil, e.EndedAt != nil:
-		return true
-	case e.ExpiresAt != nil && now.After(*e.ExpiresAt):
-		return true
-	}
-	switch e.State {
-	case EnvRequested, EnvProvisioning, EnvReady, EnvInUse:
-		return false
-	}
-	return true
+	return e.GaveUpAt != nil || (e.ExpiresAt != nil && now.After(*e.ExpiresAt))
 }
 
 // TouchEnvironment records student activity in an in-use environment.

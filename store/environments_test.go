@@ -162,6 +162,9 @@ func TestEnvironmentClaimSetupExpire(t *testing.T) {
 	if err != nil || !extended.ExpiresAt.Before(time.Now()) {
 		t.Fatalf("extend: %+v %v", extended, err)
 	}
+	if _, err := st.ExtendEnvironment(ctx, pool.ID, 15*time.Minute, 0); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("extending after the time was up: %v", err)
+	}
 	due, err := st.ExpireDue(ctx)
 	if err != nil || len(due) != 1 || due[0].State != store.EnvExpired {
 		t.Fatalf("expire: %+v %v", due, err)
