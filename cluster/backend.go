@@ -24,6 +24,10 @@ type Backend interface {
 	// Ready says whether the engine answers and holds image, and what to
 	// do when it does not.
 	Ready(ctx context.Context, image string) error
+	// DiskUsage is the disk each cluster holds, measured by the engine.
+	DiskUsage(ctx context.Context) (map[string]int64, error)
+	// FreeDisk is the engine's free disk, or ErrNotMeasurable.
+	FreeDisk(ctx context.Context) (int64, error)
 }
 
 var _ Backend = (*Manager)(nil)

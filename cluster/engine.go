@@ -2,11 +2,15 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Engine is the Docker engine that runs students' clusters: the one place
@@ -82,4 +86,88 @@ func (m *Manager) Ready(ctx context.Context, image string) error {
 		return fmt.Errorf("node image %s is missing on %s: build it there with `make images`", image, where)
 	}
 	return nil
+}
+
+// DiskUsage measures, from the engine and never from inside a node (where
+// the student is root), the disk each kind cluster holds: its nodes'
+// writable layers and volumes (/var), in bytes.
+func (m *Manager) DiskUsage(ctx context.Context) (map[string]int64, error) {
+	ids, err := m.docker(ctx, "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster").Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing kind containers: %w", err)
+	}
+	usage := map[string]int64{}
+	if len(strings.Fields(string(ids))) == 0 {
+		return usage, nil
+	}
+	out, err := m.docker(ctx, "system", "df", "-v", "--format", "{{json .Volumes}}").Output()
+	if err != nil {
+		return nil, fmt.Errorf("docker system df: %w", err)
+	}
+	var vols []struct{ Name, Size string }
+	if err := json.Unmarshal(out, &vols); err != nil {
+		return nil, fmt.Errorf("docker system df: %w", err)
+	}
+	volSize := map[string]int64{}
+	for _, v := range vols {
+		volSize[v.Name] = parseSize(v.Size)
+	}
+	args := append([]string{"inspect", "--size", "-f",
+		`{{index .Config.Labels "io.x-k8s.kind.cluster"}} {{.SizeRw}}{{range .Mounts}}{{if eq .Type "volume"}} {{.Name}}{{end}}{{end}}`},
+		strings.Fields(string(ids))...)
+	out, err = m.docker(ctx, args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("docker inspect --size: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		rw, _ := strconv.ParseInt(f[1], 10, 64)
+		usage[f[0]] += rw
+		for _, v := range f[2:] {
+			usage[f[0]] += volSize[v]
+		}
+	}
+	return usage, nil
+}
+
+// parseSize reads Docker's human sizes ("1.502GB", "986.5MB", "0B"); 1000-based.
+func parseSize(s string) int64 {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}, {"B", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(num, 64)
+			if err != nil {
+				return 0
+			}
+			return int64(v * u.mult)
+		}
+	}
+	return 0
+}
+
+// ErrNotMeasurable means the engine is remote: its free disk cannot be read
+// from here.
+var ErrNotMeasurable = errors.New("not measurable from the server")
+
+// FreeDisk is the free space of the engine's data root, read on this host
+// for a local engine; a remote engine answers ErrNotMeasurable.
+func (m *Manager) FreeDisk(ctx context.Context) (int64, error) {
+	if m.engine.Host != "" && !strings.HasPrefix(m.engine.Host, "unix://") {
+		return 0, ErrNotMeasurable
+	}
+	out, err := m.docker(ctx, "info", "--format", "{{.DockerRootDir}}").Output()
+	if err != nil {
+		return 0, fmt.Errorf("docker info: %w", err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(strings.TrimSpace(string(out)), &st); err != nil {
+		return 0, fmt.Errorf("free disk of %s: %w", strings.TrimSpace(string(out)), err)
+	}
+	return int64(st.Bavail) * st.Bsize, nil
 }

@@ -42,3 +42,11 @@ func TestEngineValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0B": 0, "512B": 512, "3.5kB": 3500, "986.5MB": 986_500_000, "1.502GB": 1_502_000_000, "2TB": 2e12, "x": 0} {
+		if got := parseSize(in); got != want {
+			t.Errorf("parseSize(%q) = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -2,51 +2,80 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/ckalab/ckalab/cluster"
 	"github.com/ckalab/ckalab/store"
 )
 
-// CheckDisk guards the engine host's disk. Node containers keep /var (the
-// student's files, images, etcd) on the engine's own filesystem, which no
+// diskEvery is how often the engine's disk is checked; diskWait bounds one check.
+const (
+	diskEvery = time.Minute
+	diskWait  = 30 * time.Second
+)
+
+// diskLoop runs CheckDisk until ctx ends, apart from the other workers: a
+// slow engine must not hold up expiry or deletion.
+func (p *Provisioner) diskLoop(ctx context.Context) {
+	tick := time.NewTicker(diskEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := p.CheckDisk(ctx); err != nil {
+				p.log.Warn("checking the engine's disk", "err", err)
+			}
+		}
+	}
+}
+
+// CheckDisk guards the engine host's disk. Node containers keep the
+// student's files, images and etcd on the engine's own filesystem, which no
 // container limit bounds; when it has less than MinFreeDisk left, the
-// running environment holding the most is stopped, with the reason, and
-// its cluster deleted at once to give the space back.
+// running environment holding the most (as the engine measures it, never
+// as a node reports it) is stopped with the reason, and its cluster
+// deleted at once to give the space back.
 func (p *Provisioner) CheckDisk(ctx context.Context) error {
 	if p.cfg.MinFreeDisk <= 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, diskWait)
+	defer cancel()
 	live, err := p.store.EnvironmentsIn(ctx, store.EnvInUse)
 	if err != nil || len(live) == 0 {
 		return err
 	}
-	free, err := p.freeDisk(ctx, live[0])
+	free, err := p.clusters.FreeDisk(ctx)
+	if errors.Is(err, cluster.ErrNotMeasurable) {
+		free, err = p.freeAsNodesSee(ctx, live)
+	}
 	if err != nil {
 		return err
 	}
 	if free >= p.cfg.MinFreeDisk {
 		return nil
 	}
-	var worst store.Environment
-	var most int64 = -1
-	for _, e := range live {
-		used, err := p.diskUsed(ctx, e)
-		if err != nil {
-			p.log.Warn("measuring an environment's disk", "env", e.ID, "err", err)
-			continue
-		}
-		if used > most {
-			worst, most = e, used
+	usage, err := p.clusters.DiskUsage(ctx)
+	if err != nil {
+		return err
+	}
+	worst := live[0]
+	for _, e := range live[1:] {
+		if usage[e.ClusterName] > usage[worst.ClusterName] {
+			worst = e
 		}
 	}
-	if most < 0 {
-		return fmt.Errorf("the engine's disk has %s free and no environment could be measured", gib(free))
-	}
-	reason := fmt.Sprintf("stopped: the host is nearly out of disk (%s free) and this environment's nodes held the most (%s under /var); files that large fill the host for everyone", gib(free), gib(most))
-	p.log.Warn("stopping the environment using the most disk", "env", worst.ID, "cluster", worst.ClusterName, "free", free, "used", most)
+	reason := fmt.Sprintf("stopped: the host is nearly out of disk (%s free) and this environment held the most (%s); files that large fill the host for everyone",
+		gib(free), gib(usage[worst.ClusterName]))
+	p.log.Warn("stopping the environment using the most disk", "env", worst.ID, "cluster", worst.ClusterName, "free", free, "used", usage[worst.ClusterName])
 	if err := p.store.FailEnvironment(ctx, worst.ID, reason); err != nil {
 		return err
 	}
@@ -59,44 +88,31 @@ func (p *Provisioner) CheckDisk(ctx context.Context) error {
 	return nil
 }
 
-// freeDisk is the free space of the filesystem holding the nodes' /var
-// on the engine host, as a node sees it.
-func (p *Provisioner) freeDisk(ctx context.Context, e store.Environment) (int64, error) {
-	if len(e.Nodes) == 0 {
-		return 0, fmt.Errorf("environment %s has no nodes", e.ID)
-	}
-	out, err := p.clusters.Exec(ctx, e.ClusterName, e.Nodes[0].Name, nil, "df", "-Pk", "/var")
-	if err != nil {
-		return 0, err
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	f := strings.Fields(lines[len(lines)-1])
-	if len(f) < 4 {
-		return 0, fmt.Errorf("df /var: %q", out)
-	}
-	kb, err := strconv.ParseInt(f[3], 10, 64)
-	return kb << 10, err
-}
-
-// diskUsed sums /var over the environment's nodes.
-func (p *Provisioner) diskUsed(ctx context.Context, e store.Environment) (int64, error) {
-	var total int64
-	for _, n := range e.Nodes {
-		out, err := p.clusters.Exec(ctx, e.ClusterName, n.Name, nil, "du", "-sxk", "/var")
+// freeAsNodesSee is, for a remote engine, the median free space that the
+// running environments' control planes report for /var (one filesystem on
+// the engine host): one student faking df moves the median little.
+func (p *Provisioner) freeAsNodesSee(ctx context.Context, live []store.Environment) (int64, error) {
+	var seen []int64
+	for _, e := range live {
+		if len(e.Nodes) == 0 {
+			continue
+		}
+		out, err := p.clusters.Exec(ctx, e.ClusterName, e.Nodes[0].Name, nil, "timeout", "5", "df", "-Pk", "/var")
 		if err != nil {
-			return 0, err
+			continue
 		}
-		f := strings.Fields(string(out))
-		if len(f) == 0 {
-			return 0, fmt.Errorf("du /var on %s: %q", n.Name, out)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if f := strings.Fields(lines[len(lines)-1]); len(f) >= 4 {
+			if kb, err := strconv.ParseInt(f[3], 10, 64); err == nil {
+				seen = append(seen, kb<<10)
+			}
 		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		total += kb << 10
 	}
-	return total, nil
+	if len(seen) == 0 {
+		return 0, errors.New("no node reported the engine's free disk")
+	}
+	slices.Sort(seen)
+	return seen[len(seen)/2], nil
 }
 
 func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }

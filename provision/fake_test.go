@@ -71,6 +71,10 @@ func (f *fakeBackend) Shell(context.Context, string, string, string, uint16, uin
 
 func (f *fakeBackend) Ready(context.Context, string) error { return nil }
 
+func (f *fakeBackend) DiskUsage(context.Context) (map[string]int64, error) { return map[string]int64{}, nil }
+
+func (f *fakeBackend) FreeDisk(context.Context) (int64, error) { return 1 << 40, nil }
+
 func (f *fakeBackend) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -125,6 +125,11 @@ func (p *Provisioner) Run(ctx context.Context) error {
 			p.loop(ctx, w.name, w.ch, w.step)
 		}()
 	}
+	p.running.Add(1)
+	go func() {
+		defer p.running.Done()
+		p.diskLoop(ctx)
+	}()
 	<-ctx.Done()
 	p.running.Wait()
 	return nil
@@ -435,9 +440,6 @@ func (p *Provisioner) reapStep(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		p.lastSweep = time.Now()
-		if err := p.CheckDisk(ctx); err != nil {
-			p.log.Warn("checking the engine's disk", "err", err)
-		}
 		return false, p.sweep(ctx)
 	}
 	e := deleting[0]
