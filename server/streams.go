@@ -87,14 +87,14 @@ func (s *Server) watchSignIn(st *stream, hash []byte, expires time.Time) {
 		case <-st.done:
 			return
 		case <-expiry.C:
-			st.end("your sign-in expired; sign in again")
+			s.endStreamsOf(hash, "your sign-in expired; sign in again")
 			return
 		case <-check.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_, _, err := s.store.SessionUser(ctx, hash)
 			cancel()
 			if errors.Is(err, store.ErrNotFound) {
-				st.end("you signed out")
+				s.endStreamsOf(hash, "you signed out")
 				return
 			}
 		}
@@ -118,8 +118,12 @@ func (s *Server) closeStream(st *stream) {
 	}
 }
 
-// endStreamsOf ends every stream opened under a sign-in (at sign-out).
+// endStreamsOf ends every stream opened under a sign-in, and the shells it
+// started (at sign-out, expiry).
 func (s *Server) endStreamsOf(hash []byte, why string) {
+	if s.terminals != nil {
+		s.terminals.CloseSignIn(string(hash), why)
+	}
 	t := s.streams
 	t.mu.Lock()
 	var all []*stream

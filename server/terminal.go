@@ -146,7 +146,8 @@ func (s *Server) openTerminal(c *gin.Context) {
 			err = terminal.ErrNotFound
 		}
 	} else {
-		sess, err = s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node}, token, u.ID, uint16(cols), uint16(rows))
+		sess, err = s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node, SignIn: live.sign},
+			token, u.ID, uint16(cols), uint16(rows))
 	}
 	switch {
 	case errors.Is(err, terminal.ErrNotFound):

@@ -379,6 +379,15 @@ func TestTerminalStreamsFollowTheSignIn(t *testing.T) {
 	if n := l.n.Load(); n != 1 {
 		t.Fatalf("started %d shells, want 1", n)
 	}
+	// The shell started under that sign-in ends too.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := mgr.Session(token); errors.Is(err, terminal.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell outlived the sign-out")
+		}
+	}
 }
 
 // TestTerminalInNodeContainer runs the real launcher: `docker exec` into a

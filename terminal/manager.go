@@ -44,6 +44,9 @@ type Target struct {
 	Env     uuid.UUID
 	Cluster string // the environment's cluster; the node must be one of its containers
 	Node    string // node container name
+	// SignIn names the owner's sign-in (any opaque key): CloseSignIn ends
+	// the shells started under it.
+	SignIn string
 }
 
 // Open returns the session to attach to: the one the reconnect token names
@@ -83,6 +86,7 @@ func (m *Manager) Open(ctx context.Context, t Target, token string, owner uuid.U
 		return nil, fmt.Errorf("starting a shell on %s: %w", t.Node, err)
 	}
 	s := newSession(m.log.With("terminal", id, "node", t.Node), id, t.Env, t.Node, owner, proc)
+	s.SignIn = t.SignIn
 	m.mu.Lock()
 	release()
 	m.sessions[id] = s
@@ -117,6 +121,24 @@ func (m *Manager) OfEnv(env uuid.UUID) []*Session {
 		}
 	}
 	return out
+}
+
+// CloseSignIn ends every shell started under a sign-in (signed out, expired).
+func (m *Manager) CloseSignIn(signIn, reason string) {
+	if signIn == "" {
+		return
+	}
+	m.mu.Lock()
+	var ended []*Session
+	for _, s := range m.sessions {
+		if s.SignIn == signIn {
+			ended = append(ended, s)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range ended {
+		go s.Close(reason)
+	}
 }
 
 // CloseEnv ends every shell of an environment (it is being deleted).

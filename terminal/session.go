@@ -96,6 +96,7 @@ type Session struct {
 	Env       uuid.UUID
 	Node      string
 	Owner     uuid.UUID
+	SignIn    string // the owner's sign-in that started it; it ends with it
 	log       *slog.Logger
 	proc      Process
 	mu        sync.Mutex
