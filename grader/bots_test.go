@@ -75,7 +75,15 @@ func TestSolutionBots(t *testing.T) {
 			}
 			sort.Strings(workers)
 			nodes := labs.NodeNames(cp, workers)
+			// What a failed step leaves behind, for the log.
+			diagnose := func() {
+				out, _ := m.In(c.Name)(context.Background(), cp, nil, "sh", "-c",
+					"export KUBECONFIG=/etc/kubernetes/admin.conf; kubectl get nodes -o wide; kubectl get pods -A -o wide; "+
+						"kubectl get events -A --sort-by=.lastTimestamp | tail -40")
+				t.Logf("cluster state:\n%s", out)
+			}
 			if err := lab.RunSteps(ctx, lab.Setup, nodes, m.In(c.Name)); err != nil {
+				diagnose()
 				t.Fatalf("setup: %v", err)
 			}
 			target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.In(c.Name)}
@@ -92,6 +100,7 @@ func TestSolutionBots(t *testing.T) {
 				}
 			}
 			if err := lab.RunSteps(ctx, lab.Solution, nodes, m.In(c.Name)); err != nil {
+				diagnose()
 				t.Fatalf("solution: %v", err)
 			}
 			// Controllers need a moment after the solution: grade until all pass.
