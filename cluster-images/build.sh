@@ -16,12 +16,13 @@ source "$here/steps-node.sh"
 # Debian root filesystems: mostly downloads and unpacking, so they run
 # beside the Go builds, which keep both cores busy.
 rootfs_steps() {
-  step rootfs-node "$(key_of build_node_rootfs "${NODE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_node_rootfs
-  step rootfs-base "$(key_of build_base_rootfs "${BASE_PACKAGES[*]}" "$DEBIAN_SUITE")" build_base_rootfs
-  local w
+  local release w
+  release=$(debian_release "$DEBIAN_SUITE")
+  step rootfs-node "$(key_of build_node_rootfs "${NODE_PACKAGES[*]}" "$DEBIAN_SUITE" "$release")" build_node_rootfs
+  step rootfs-base "$(key_of build_base_rootfs "${BASE_PACKAGES[*]}" "$DEBIAN_SUITE" "$release")" build_base_rootfs
   for w in "${WORKLOADS[@]}"; do
     step "rootfs-$w" "$(key_of build_workload_rootfs debian_rootfs workload_suite workload_packages "$w" \
-      "$(workload_suite "$w")" "$(hash_files "$here/workloads")")" build_workload_rootfs "$w"
+      "$(workload_suite "$w")" "$(debian_release "$(workload_suite "$w")")" "$(hash_files "$here/workloads")")" build_workload_rootfs "$w"
   done
 }
 

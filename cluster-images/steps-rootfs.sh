@@ -11,6 +11,19 @@ NODE_PACKAGES=(systemd systemd-sysv dbus containerd runc containernetworking-plu
   ca-certificates curl jq vim nano less tmux bash-completion openssh-server openssh-client
   libseccomp2 dnsutils netcat-openbsd gnupg apt-transport-https)
 
+# debian_release SUITE: the checksums of SUITE's package indexes (with its
+# updates and security updates), which change only when packages do. Part
+# of every root filesystem's key: packages change under a fixed suite name
+# (busybox 1.35.0-4+deb12u1 dropped `nc -k`), and a machine with a warm
+# cache must build what a new machine would. Unreachable mirrors give "".
+debian_release() {
+  local s out=
+  for s in "$DEBIAN_MIRROR/dists/$1" "$DEBIAN_MIRROR/dists/$1-updates" "$DEBIAN_SECURITY_MIRROR/dists/$1-security"; do
+    out+="$(curl -fsS -m 20 "$s/InRelease" 2>/dev/null | awk '$3 ~ /^main\/binary-amd64\/Packages(\.xz)?$/ {print $1}' | tail -1);"
+  done
+  echo "$out"
+}
+
 # debian_rootfs OUT PACKAGES [MMDEBSTRAP-ARGS...]: a minbase tree of SUITE
 # (default DEBIAN_SUITE) with PACKAGES (comma-separated), without docs, man
 # pages or locales, as OUT/rootfs.tar.
