@@ -171,6 +171,11 @@ func shellEcho(t *testing.T, ctx context.Context, m *Manager, cluster, node stri
 			t.Fatal(err)
 		}
 		echoes = append(echoes, waitFor(marker))
+		// Clear the line (Ctrl-U): a line longer than the terminal wraps,
+		// and the wrap would split a later marker.
+		if _, err := sh.Write([]byte("\x15")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return median(echoes).Round(100 * time.Microsecond)
 }

@@ -348,7 +348,7 @@ spec:
 				t.Fatalf("the server's port %s:%s from a node: %q", host, port, out)
 			}
 		}
-		if out := student("ls -d /tmp/ckalab-pgtest-* /var/run/postgresql 2>/dev/null | wc -l | sed s/^/found=/", 10*time.Second); !strings.Contains(out, "\nfound=0") && !strings.Contains(out, "\r\nfound=0") {
+		if out := student("ls -d /tmp/ckalab-pgtest-* /var/run/postgresql 2>/dev/null | wc -l | sed s/^/found=/", 10*time.Second); !strings.Contains(out, "found=0") {
 			t.Fatalf("PostgreSQL's socket visible in a node: %q", out)
 		}
 		// Another cluster's API server and node: unreachable.
