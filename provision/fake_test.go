@@ -40,7 +40,9 @@ func (f *fakeBackend) Create(_ context.Context, spec cluster.Spec) (*cluster.Clu
 	return c, nil
 }
 
-func (f *fakeBackend) Get(context.Context, string) (*cluster.Cluster, error) { return nil, cluster.ErrNotFound }
+func (f *fakeBackend) Get(context.Context, string) (*cluster.Cluster, error) {
+	return nil, cluster.ErrNotFound
+}
 
 func (f *fakeBackend) Delete(_ context.Context, name string) error {
 	f.mu.Lock()
@@ -71,7 +73,9 @@ func (f *fakeBackend) Shell(context.Context, string, string, string, uint16, uin
 
 func (f *fakeBackend) Ready(context.Context, string) error { return nil }
 
-func (f *fakeBackend) DiskUsage(context.Context) (map[string]int64, error) { return map[string]int64{}, nil }
+func (f *fakeBackend) DiskUsage(context.Context) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
 
 func (f *fakeBackend) FreeDisk(context.Context) (int64, error) { return 1 << 40, nil }
 
