@@ -13,7 +13,7 @@ declare -A passed=()
 for r in $(seq "$rounds"); do
   pids=()
   for pkg in cluster provision; do
-    (go test -count=1 -timeout 40m "./$pkg" >"$logs/$pkg-$r.log" 2>&1) &
+    (go test -v -count=1 -timeout 40m "./$pkg" >"$logs/$pkg-$r.log" 2>&1) &
     pids+=("$!:$pkg")
   done
   for p in "${pids[@]}"; do
@@ -21,9 +21,10 @@ for r in $(seq "$rounds"); do
     if wait "${p%%:*}"; then
       passed[$pkg]=$((${passed[$pkg]:-0} + 1))
       echo "round $r: $pkg ok ($(tail -1 "$logs/$pkg-$r.log"))"
+      grep -h 'BENCH' "$logs/$pkg-$r.log" | sed 's/^ */    /'
     else
       echo "round $r: $pkg FAILED (log $logs/$pkg-$r.log):"
-      grep -E -- '--- FAIL|_test.go:[0-9]+:' "$logs/$pkg-$r.log" | head -5 | sed 's/^/    /'
+      grep -E -- '--- FAIL|_test.go:[0-9]+: ' "$logs/$pkg-$r.log" | grep -v 'level=' | head -8 | sed 's/^/    /'
     fi
   done
 done
