@@ -92,14 +92,6 @@ func (m *Manager) Ready(ctx context.Context, image string) error {
 // the student is root), the disk each kind cluster holds: its nodes'
 // writable layers and volumes (/var), in bytes.
 func (m *Manager) DiskUsage(ctx context.Context) (map[string]int64, error) {
-	ids, err := m.docker(ctx, "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster").Output()
-	if err != nil {
-		return nil, fmt.Errorf("listing kind containers: %w", err)
-	}
-	usage := map[string]int64{}
-	if len(strings.Fields(string(ids))) == 0 {
-		return usage, nil
-	}
 	out, err := m.docker(ctx, "system", "df", "-v", "--format", "{{json .Volumes}}").Output()
 	if err != nil {
 		return nil, fmt.Errorf("docker system df: %w", err)
@@ -112,21 +104,23 @@ func (m *Manager) DiskUsage(ctx context.Context) (map[string]int64, error) {
 	for _, v := range vols {
 		volSize[v.Name] = parseSize(v.Size)
 	}
-	args := append([]string{"inspect", "--size", "-f",
-		`{{index .Config.Labels "io.x-k8s.kind.cluster"}} {{.SizeRw}}{{range .Mounts}}{{if eq .Type "volume"}} {{.Name}}{{end}}{{end}}`},
-		strings.Fields(string(ids))...)
-	out, err = m.docker(ctx, args...).Output()
+	// One listing (containers may come and go between two): cluster, the
+	// writable layer ("222MB (virtual 1.88GB)"), and the mounts.
+	out, err = m.docker(ctx, "ps", "-a", "--no-trunc", "--size", "--filter", "label=io.x-k8s.kind.cluster",
+		"--format", `{{.Label "io.x-k8s.kind.cluster"}}|{{.Size}}|{{.Mounts}}`).Output()
 	if err != nil {
-		return nil, fmt.Errorf("docker inspect --size: %w", err)
+		return nil, fmt.Errorf("listing kind containers: %w", err)
 	}
+	usage := map[string]int64{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
+		f := strings.SplitN(line, "|", 3)
+		if len(f) != 3 {
 			continue
 		}
-		rw, _ := strconv.ParseInt(f[1], 10, 64)
-		usage[f[0]] += rw
-		for _, v := range f[2:] {
+		if size := strings.Fields(f[1]); len(size) > 0 {
+			usage[f[0]] += parseSize(size[0])
+		}
+		for _, v := range strings.Split(f[2], ",") {
 			usage[f[0]] += volSize[v]
 		}
 	}
