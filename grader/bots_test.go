@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -70,17 +69,12 @@ func TestSolutionBots(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer m.Delete(context.Background(), name)
-				var cp string
-				var workers []string
+				roles := map[string]string{}
 				for _, n := range c.Nodes {
-					if n.Role == "control-plane" {
-						cp = n.Name
-					} else {
-						workers = append(workers, n.Name)
-					}
+					roles[n.Name] = n.Role
 				}
-				sort.Strings(workers)
-				nodes := labs.NodeNames(cp, workers)
+				nodes := labs.NodeNamesByRole(roles)
+				cp := nodes["control-plane"]
 				// What a failed step leaves behind, for the log.
 				diagnose := func() {
 					out, _ := m.In(c.Name)(context.Background(), cp, nil, "sh", "-c",

@@ -100,3 +100,16 @@ func TestBuiltinLabsAreTheFolders(t *testing.T) {
 		t.Fatalf("binary has %d labs, the folder %d: check the go:embed patterns", len(built), len(disk))
 	}
 }
+
+func TestNodeNamesByRole(t *testing.T) {
+	got := NodeNamesByRole(map[string]string{"c-worker2": "worker", "c-control-plane": "control-plane", "c-worker": "worker"})
+	want := map[string]string{"control-plane": "c-control-plane", "worker": "c-worker", "worker1": "c-worker", "worker2": "c-worker2"}
+	if len(got) != len(want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%v, want %v", got, want)
+		}
+	}
+}

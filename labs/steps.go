@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sort"
 	"strings"
 )
 
@@ -53,6 +54,22 @@ func NodeNames(controlPlane string, workers []string) map[string]string {
 		m[fmt.Sprintf("worker%d", i+1)] = w
 	}
 	return m
+}
+
+// NodeNamesByRole maps a lab's node names to a cluster's node containers,
+// given each container's role (control-plane or worker); workers in name order.
+func NodeNamesByRole(roles map[string]string) map[string]string {
+	var cp string
+	var workers []string
+	for name, role := range roles {
+		if role == "control-plane" {
+			cp = name
+		} else {
+			workers = append(workers, name)
+		}
+	}
+	sort.Strings(workers)
+	return NodeNames(cp, workers)
 }
 
 // Manifest is the manifest a step applies, inline or from its file.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/ckalab/ckalab/cluster"
@@ -70,17 +69,11 @@ func findLab(catalog []*labs.Lab, id string) *labs.Lab {
 
 // nodeNames maps a lab's node names to an environment's node containers.
 func nodeNames(env store.Environment) map[string]string {
-	var cp string
-	var workers []string
+	roles := map[string]string{}
 	for _, n := range env.Nodes {
-		if n.Role == "control-plane" {
-			cp = n.Name
-		} else {
-			workers = append(workers, n.Name)
-		}
+		roles[n.Name] = n.Role
 	}
-	sort.Strings(workers)
-	return labs.NodeNames(cp, workers)
+	return labs.NodeNamesByRole(roles)
 }
 
 // shellLauncher starts terminals' shells through the cluster backend, in
