@@ -91,16 +91,31 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 	}
 }
 
-// startEngine starts a dockerd of its own (socket, data root, no bridge,
-// no iptables rules) and returns its address; it is stopped at cleanup.
+// startEngine starts a dockerd of its own (socket, data root, bridge, no
+// iptables rules) and returns its address; it is stopped at cleanup.
+//
+// The engine gets a bridge of its own: `--bridge none` would make dockerd
+// delete the default engine's docker0 at start-up ("stale bridge"), which
+// broke every later `docker run` on the default bridge in the same CI run.
 func startEngine(t *testing.T) string {
 	dir, err := os.MkdirTemp("/var/tmp", "ckalab-engine-")
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostBridge := exec.Command("ip", "link", "show", "docker0").Run() == nil
+	bridge := fmt.Sprintf("ckre%d", os.Getpid()%100000)
+	if out, err := exec.Command("sh", "-c", `ip link add name "$0" type bridge && ip addr add 172.31.254.1/24 dev "$0" && ip link set "$0" up`, bridge).CombinedOutput(); err != nil {
+		t.Fatalf("bridge for the second engine: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "link", "delete", bridge).Run()
+		if hostBridge && exec.Command("ip", "link", "show", "docker0").Run() != nil {
+			t.Error("the second engine removed the default engine's docker0 bridge")
+		}
+	})
 	sock := filepath.Join(dir, "docker.sock")
 	args := []string{"--host", "unix://" + sock, "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "docker.pid"), "--bridge", "none", "--iptables=false", "--ip-masq=false"}
+		"--pidfile", filepath.Join(dir, "docker.pid"), "--bridge", bridge, "--iptables=false", "--ip-masq=false"}
 	// The host's privileged-container shim (../shared/ci/docker-up.sh), when the default engine uses one.
 	if out, _ := exec.Command("docker", "info", "--format", "{{.DefaultRuntime}}").Output(); strings.TrimSpace(string(out)) == "capfilter" {
 		args = append(args, "--add-runtime", "capfilter=/usr/local/libexec/runc-capfilter", "--default-runtime", "capfilter")
