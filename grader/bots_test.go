@@ -19,8 +19,9 @@ import (
 	"github.com/ckalab/ckalab/labs"
 )
 
-// TestSolutionBots proves every shipped lab on a real cluster: after its
-// setup, each task has a failing check; after its solution, all pass.
+// TestSolutionBots proves every shipped lab on real clusters, each run on
+// a fresh setup: right after setup a lab scores exactly 0; its solution
+// and each alternative reach full marks; each shortcut stays below them.
 // CKALAB_LABS=a,b limits the run to some labs.
 func TestSolutionBots(t *testing.T) {
 	if testing.Short() {
@@ -45,90 +46,121 @@ func TestSolutionBots(t *testing.T) {
 	g := grader.New(log)
 	var mu sync.Mutex
 	var timings []string
-	// Two labs at a time (go test -parallel, GOMAXPROCS by default): cluster
+	n := 0
+	// Two runs at a time (go test -parallel, GOMAXPROCS by default): cluster
 	// creation and waits overlap on a 2-core machine.
 	t.Run("labs", func(t *testing.T) {
-		for i, lab := range all {
+		for _, lab := range all {
 			if len(only) > 0 && !only[lab.ID] {
 				continue
 			}
-			t.Run(lab.ID, func(t *testing.T) {
-				t.Parallel()
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-				defer cancel()
-				version := lab.Topology.KubernetesVersion
-				if version == "" {
-					version = clusterimages.KubernetesVersion()
-				}
-				name := fmt.Sprintf("ckbot%d-%d", time.Now().UnixNano()%100000, i)
-				// The limits ckalab serve gives every node: each lab must pass within them.
-				c, err := m.Create(ctx, cluster.Spec{Name: name, Image: "ckalab/node:v" + version, Workers: lab.Topology.Workers,
-					WaitReady: 4 * time.Minute, Network: cluster.NetworkOf(name),
-					Memory: defaults.NodeMemory, CPUs: defaults.NodeCPUs, Pids: defaults.NodePids})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Delete(context.Background(), name)
-				roles := map[string]string{}
-				for _, n := range c.Nodes {
-					roles[n.Name] = n.Role
-				}
-				nodes := labs.NodeNamesByRole(roles)
-				cp := nodes["control-plane"]
-				// What a failed step leaves behind, for the log.
-				diagnose := func() {
-					out, _ := m.In(c.Name)(context.Background(), cp, nil, "sh", "-c",
-						"export KUBECONFIG=/etc/kubernetes/admin.conf; kubectl get nodes -o wide; kubectl get pods -A -o wide; "+
-							"kubectl get events -A --sort-by=.lastTimestamp | tail -40")
-					t.Logf("cluster state:\n%s", out)
-				}
-				if err := lab.RunSteps(ctx, lab.Setup, nodes, m.In(c.Name)); err != nil {
-					diagnose()
-					t.Fatalf("setup: %v", err)
-				}
-				target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.In(c.Name)}
-				before := g.Grade(ctx, lab, target)
-				for _, task := range lab.Tasks {
-					failing := 0
-					for _, r := range before.Results {
-						if r.TaskID == task.ID && !r.Passed {
-							failing++
+			runs := []botRun{{kind: "solution", bot: labs.Bot{ID: "solution", Steps: lab.Solution}, full: true}}
+			for _, b := range lab.Shortcuts {
+				runs = append(runs, botRun{kind: "shortcut", bot: b})
+			}
+			for _, b := range lab.Alternatives {
+				runs = append(runs, botRun{kind: "alternative", bot: b, full: true})
+			}
+			for _, run := range runs {
+				n++
+				name := fmt.Sprintf("ckbot%d-%d", time.Now().UnixNano()%100000, n)
+				t.Run(lab.ID+"/"+run.kind+"-"+run.bot.ID, func(t *testing.T) {
+					t.Parallel()
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+					defer cancel()
+					version := lab.Topology.KubernetesVersion
+					if version == "" {
+						version = clusterimages.KubernetesVersion()
+					}
+					// The limits ckalab serve gives every node: each lab must pass within them.
+					c, err := m.Create(ctx, cluster.Spec{Name: name, Image: "ckalab/node:v" + version, Workers: lab.Topology.Workers,
+						WaitReady: 4 * time.Minute, Network: cluster.NetworkOf(name),
+						Memory: defaults.NodeMemory, CPUs: defaults.NodeCPUs, Pids: defaults.NodePids})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer m.Delete(context.Background(), name)
+					roles := map[string]string{}
+					for _, n := range c.Nodes {
+						roles[n.Name] = n.Role
+					}
+					nodes := labs.NodeNamesByRole(roles)
+					cp := nodes["control-plane"]
+					// What a failed step leaves behind, for the log.
+					diagnose := func() {
+						out, _ := m.In(c.Name)(context.Background(), cp, nil, "sh", "-c",
+							"export KUBECONFIG=/etc/kubernetes/admin.conf; kubectl get nodes -o wide; kubectl get pods -A -o wide; "+
+								"kubectl get events -A --sort-by=.lastTimestamp | tail -40")
+						t.Logf("cluster state:\n%s", out)
+					}
+					if err := lab.RunSteps(ctx, lab.Setup, nodes, m.In(c.Name)); err != nil {
+						diagnose()
+						t.Fatalf("setup: %v", err)
+					}
+					target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.In(c.Name)}
+					// Zero before work: no check counts on a fresh setup.
+					if before := g.Grade(ctx, lab, target); before.Score != 0 {
+						for _, r := range before.Results {
+							if r.Passed {
+								t.Errorf("%s/%s counts right after setup: %s", r.TaskID, r.CheckID, r.Message)
+							}
 						}
 					}
-					if failing == 0 {
-						t.Errorf("task %s passes before the solution: %+v", task.ID, before.Results)
+					if err := lab.RunSteps(ctx, run.bot.Steps, nodes, m.In(c.Name)); err != nil {
+						diagnose()
+						t.Fatalf("%s %s: %v", run.kind, run.bot.ID, err)
 					}
-				}
-				if err := lab.RunSteps(ctx, lab.Solution, nodes, m.In(c.Name)); err != nil {
-					diagnose()
-					t.Fatalf("solution: %v", err)
-				}
-				// Controllers need a moment after the solution: grade until all pass.
-				var after grader.Report
-				for i := 0; i < 60; i++ {
-					after = g.Grade(ctx, lab, target)
-					if after.Score == after.MaxScore {
-						break
+					// Controllers need a moment after the steps: grade until all
+					// pass, or (a shortcut) for long enough to know they do not.
+					var after grader.Report
+					deadline := time.Now().Add(2 * time.Minute)
+					if !run.full {
+						deadline = time.Now().Add(40 * time.Second)
 					}
-					time.Sleep(2 * time.Second)
-				}
-				for _, r := range after.Results {
-					if !r.Passed {
-						t.Errorf("after the solution, %s/%s fails: %s (evidence %v)", r.TaskID, r.CheckID, r.Message, r.Evidence)
+					for time.Now().Before(deadline) {
+						after = g.Grade(ctx, lab, target)
+						if after.Score == after.MaxScore {
+							break
+						}
+						time.Sleep(2 * time.Second)
 					}
-				}
-				// Grading time over repeated gradings, for docs/benchmarks.md.
-				took := []time.Duration{after.Took}
-				for range 4 {
-					took = append(took, g.Grade(ctx, lab, target).Took)
-				}
-				slices.Sort(took)
-				mu.Lock()
-				timings = append(timings, fmt.Sprintf("%s p50 %s p95 %s", lab.ID, took[2].Round(time.Millisecond), took[4].Round(time.Millisecond)))
-				mu.Unlock()
-			})
+					if !run.full {
+						if after.Score == after.MaxScore {
+							t.Errorf("shortcut %s (%s) gets full marks: the checks do not prove the skill", run.bot.ID, run.bot.Description)
+						} else {
+							t.Logf("shortcut %s scores %.2f of %.0f", run.bot.ID, after.Score, after.MaxScore)
+						}
+						return
+					}
+					for _, r := range after.Results {
+						if !r.Passed {
+							t.Errorf("after the %s, %s/%s fails: %s (evidence %v)", run.kind, r.TaskID, r.CheckID, r.Message, r.Evidence)
+						}
+					}
+					if run.kind != "solution" {
+						return
+					}
+					// Grading time over repeated gradings, for docs/benchmarks.md.
+					took := []time.Duration{after.Took}
+					for range 4 {
+						took = append(took, g.Grade(ctx, lab, target).Took)
+					}
+					slices.Sort(took)
+					mu.Lock()
+					timings = append(timings, fmt.Sprintf("%s p50 %s p95 %s", lab.ID, took[2].Round(time.Millisecond), took[4].Round(time.Millisecond)))
+					mu.Unlock()
+				})
+			}
 		}
 	})
 	slices.Sort(timings)
 	t.Logf("BENCH grading time per lab over 5 gradings: %s", strings.Join(timings, ", "))
+}
+
+// botRun is one scripted attempt on a fresh setup; full says whether it
+// must reach full marks (solution, alternative) or stay below (shortcut).
+type botRun struct {
+	kind string
+	bot  labs.Bot
+	full bool
 }

@@ -34,6 +34,11 @@ type Lab struct {
 	Setup       []Step   `yaml:"setup"`
 	Tasks       []Task   `yaml:"tasks"`
 	Solution    []Step   `yaml:"solution"`
+	// Bots beside the solution, each run on a fresh setup by the bot test:
+	// a shortcut (a plausible way around the skill) must score below full
+	// marks, an alternative (another correct answer) full marks.
+	Shortcuts    []Bot `yaml:"shortcuts"`
+	Alternatives []Bot `yaml:"alternatives"`
 
 	Dir  string `yaml:"-"` // the lab's folder, for messages
 	fsys fs.FS  // the lab's files
@@ -59,6 +64,13 @@ type Run struct {
 	Script string `yaml:"script"`
 }
 
+// Bot is a scripted attempt at a lab.
+type Bot struct {
+	ID          string `yaml:"id"`
+	Description string `yaml:"description"` // what it does, and why it should (not) pass
+	Steps       []Step `yaml:"steps"`
+}
+
 // Task is one numbered task of a lab.
 type Task struct {
 	ID     string   `yaml:"id"`
@@ -67,6 +79,9 @@ type Task struct {
 	Weight int      `yaml:"weight"`
 	Hints  []string `yaml:"hints"`
 	Checks []Check  `yaml:"checks"`
+	// Explanation is Markdown shown with the score once the attempt is
+	// over: why the answer is right, what the exam expects.
+	Explanation string `yaml:"explanation"`
 
 	Markdown string `yaml:"-"` // Text's content, read at load
 }
@@ -76,6 +91,14 @@ type Check struct {
 	ID          string   `yaml:"id"`
 	Description string   `yaml:"description"` // what passing means, in the student's words
 	Timeout     Duration `yaml:"timeout"`
+	// Weight is the check's share of its task's weight, relative to its
+	// siblings' (default 1).
+	Weight int `yaml:"weight"`
+	// Requires names checks that must pass for this one to count: a
+	// "still", "cannot" or "not" check counts only once the positive part
+	// of the task is done. A check of the same task by id, another task's
+	// as task/check.
+	Requires []string `yaml:"requires"`
 
 	Resource     *ResourceCheck     `yaml:"resource"`
 	Access       *AccessCheck       `yaml:"access"`

@@ -113,3 +113,35 @@ func TestNodeNamesByRole(t *testing.T) {
 		}
 	}
 }
+
+func TestGradingMistakesAreReportedWithTheirLines(t *testing.T) {
+	_, err := Load("testdata/broken-grading")
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	want := map[int]string{ // line -> part of the message
+		18: "a selector check needs an assertion",
+		21: "a jsonPath needs equals or matches",
+		24: "check weight must be positive",
+		29: `requires "two/nothing": no such check`,
+		35: "a bot needs a description",
+		37: `bot id "empty" is used twice`,
+		40: `node "worker2": the topology has 1 worker(s)`,
+	}
+	got := map[int]string{}
+	for _, p := range ps {
+		got[p.Line] += p.Msg + " | "
+	}
+	for line, part := range want {
+		if !strings.Contains(got[line], part) {
+			t.Errorf("line %d: want %q, got %q\nall:\n%v", line, part, got[line], err)
+		}
+	}
+	if !strings.Contains(err.Error(), "through a cycle") {
+		t.Errorf("the a/b cycle is not reported:\n%v", err)
+	}
+	if !strings.Contains(err.Error(), "a bot needs steps") {
+		t.Errorf("a bot without steps is not reported:\n%v", err)
+	}
+}

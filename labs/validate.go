@@ -51,6 +51,28 @@ func (v *validator) validate(l *Lab) {
 	if len(l.Solution) == 0 {
 		v.at("solution", "solution is required: the solution bot proves the lab with it")
 	}
+	botIDs := map[string]bool{}
+	for _, group := range []struct {
+		name string
+		bots []Bot
+	}{{"shortcuts", l.Shortcuts}, {"alternatives", l.Alternatives}} {
+		for i, b := range group.bots {
+			p := fmt.Sprintf("%s[%d]", group.name, i)
+			if !idRe.MatchString(b.ID) {
+				v.at(p+".id", "bot id %q: use lowercase letters, digits and dashes", b.ID)
+			} else if botIDs[b.ID] {
+				v.at(p+".id", "bot id %q is used twice", b.ID)
+			}
+			botIDs[b.ID] = true
+			if strings.TrimSpace(b.Description) == "" {
+				v.at(p+".description", "a bot needs a description: what it does, and why it should (not) pass")
+			}
+			if len(b.Steps) == 0 {
+				v.at(p+".steps", "a bot needs steps")
+			}
+			v.steps(p+".steps", b.Steps, l.Topology.Workers)
+		}
+	}
 	if len(l.Tasks) == 0 {
 		v.at("tasks", "at least one task is required")
 	}
@@ -86,6 +108,65 @@ func (v *validator) validate(l *Lab) {
 			v.check(fmt.Sprintf("%s.checks[%d]", p, j), &t.Checks[j], checkIDs, l.Topology.Workers)
 		}
 	}
+	v.requires(l)
+}
+
+// requires resolves every check's requirements (task/check, or a check
+// of the same task) and refuses cycles: a check in one never counts.
+func (v *validator) requires(l *Lab) {
+	known := map[string]bool{}
+	for _, t := range l.Tasks {
+		for _, c := range t.Checks {
+			known[t.ID+"/"+c.ID] = true
+		}
+	}
+	edges := map[string][]string{}
+	for i, t := range l.Tasks {
+		for j, c := range t.Checks {
+			for k, r := range c.Requires {
+				full := RequiredCheck(t.ID, r)
+				if !known[full] {
+					v.at(fmt.Sprintf("tasks[%d].checks[%d].requires[%d]", i, j, k), "requires %q: no such check (a check id of this task, or task/check)", r)
+					continue
+				}
+				edges[t.ID+"/"+c.ID] = append(edges[t.ID+"/"+c.ID], full)
+			}
+		}
+	}
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		switch state[n] {
+		case 1:
+			return false
+		case 2:
+			return true
+		}
+		state[n] = 1
+		for _, m := range edges[n] {
+			if !visit(m) {
+				return false
+			}
+		}
+		state[n] = 2
+		return true
+	}
+	for i, t := range l.Tasks {
+		for j, c := range t.Checks {
+			if len(c.Requires) > 0 && !visit(t.ID+"/"+c.ID) {
+				v.at(fmt.Sprintf("tasks[%d].checks[%d].requires", i, j), "check %s/%s requires itself through a cycle: it could never count", t.ID, c.ID)
+				return
+			}
+		}
+	}
+}
+
+// RequiredCheck is the task/check a requirement written in task names.
+func RequiredCheck(task, req string) string {
+	if strings.Contains(req, "/") {
+		return req
+	}
+	return task + "/" + req
 }
 
 func (v *validator) steps(path string, steps []Step, workers int) {
@@ -145,6 +226,9 @@ func (v *validator) check(p string, c *Check, ids map[string]bool, workers int) 
 	if c.Description == "" {
 		v.at(p+".description", "check description is required (the student reads it)")
 	}
+	if c.Weight < 0 {
+		v.at(p+".weight", "check weight must be positive (default 1: an equal share of the task)")
+	}
 	kinds := 0
 	if r := c.Resource; r != nil {
 		kinds++
@@ -161,6 +245,14 @@ func (v *validator) check(p string, c *Check, ids map[string]bool, workers int) 
 		}
 		if (r.Equals != nil || r.Matches != "") && r.JSONPath == "" {
 			v.at(p+".resource", "equals and matches need a jsonPath")
+		}
+		if r.JSONPath != "" && r.Equals == nil && r.Matches == "" {
+			v.at(p+".resource", "a jsonPath needs equals or matches: what must its value be?")
+		}
+		// A selector's empty list would pass every per-object assertion:
+		// say what must hold of the list itself.
+		if r.Name == "" && r.Exists == nil && r.Count == nil && r.JSONPath == "" && r.Condition == "" {
+			v.at(p+".resource", "a selector check needs an assertion: exists, count, jsonPath with equals/matches, or condition")
 		}
 	}
 	if a := c.Access; a != nil {
