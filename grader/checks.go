@@ -155,26 +155,34 @@ func (c *cluster) access(ctx context.Context, a *labs.AccessCheck) (bool, string
 		spec.Groups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}
 		who = "ServiceAccount " + a.ServiceAccount
 	}
-	resource, group, _ := strings.Cut(a.Resource, ".")
-	spec.ResourceAttributes = &authv1.ResourceAttributes{
-		Namespace: a.Namespace, Verb: a.Verb, Group: group, Resource: resource, Subresource: a.Subresource,
-	}
-	sar, err := c.core.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authv1.SubjectAccessReview{Spec: spec}, metav1.CreateOptions{})
-	if err != nil {
-		return false, "", nil, err
-	}
-	what := a.Verb + " " + a.Resource
+	where := ""
 	if a.Namespace != "" {
-		what += " in namespace " + a.Namespace
+		where = " in namespace " + a.Namespace
 	}
-	ev := map[string]any{"allowed": sar.Status.Allowed, "reason": sar.Status.Reason}
+	var wrong []string
+	ev := map[string]any{}
+	for _, pair := range a.Pairs() {
+		resource, group, _ := strings.Cut(pair[1], ".")
+		review := &authv1.SubjectAccessReview{Spec: spec}
+		review.Spec.ResourceAttributes = &authv1.ResourceAttributes{
+			Namespace: a.Namespace, Verb: pair[0], Group: group, Resource: resource, Subresource: a.Subresource,
+		}
+		sar, err := c.core.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return false, "", nil, err
+		}
+		ev[pair[0]+" "+pair[1]] = sar.Status.Allowed
+		if sar.Status.Allowed != a.Allowed {
+			wrong = append(wrong, pair[0]+" "+pair[1])
+		}
+	}
 	switch {
-	case sar.Status.Allowed == a.Allowed:
+	case len(wrong) == 0:
 		return true, "", ev, nil
 	case a.Allowed:
-		return false, fmt.Sprintf("%s cannot %s yet", who, what), ev, nil
+		return false, fmt.Sprintf("%s cannot %s%s yet", who, strings.Join(wrong, ", "), where), ev, nil
 	default:
-		return false, fmt.Sprintf("%s can %s, and should not", who, what), ev, nil
+		return false, fmt.Sprintf("%s can %s%s, and should not", who, strings.Join(wrong, ", "), where), ev, nil
 	}
 }
 

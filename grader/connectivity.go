@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ckalab/ckalab/labs"
@@ -25,6 +26,13 @@ func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (
 	ip, err := c.resolve(ctx, n.Host)
 	if err != nil {
 		return false, err.Error(), nil, nil
+	}
+	// A blocked connection proves a policy only when something listens:
+	// deleting the target, or its Service's port, blocks nothing.
+	if n.Expect == "blocked" {
+		if err := c.serving(ctx, n.Host, n.Port); err != nil {
+			return false, fmt.Sprintf("%s, so a refused connection proves nothing", err), nil, nil
+		}
 	}
 	// The pod's node comes from its spec, which the student writes: only a
 	// node of this cluster is entered (the backend refuses others too).
@@ -106,4 +114,50 @@ func (c *cluster) resolve(ctx context.Context, host string) (string, error) {
 		return "", fmt.Errorf("service %s/%s: %v", parts[1], parts[0], err)
 	}
 	return svc.Spec.ClusterIP, nil
+}
+
+// serving says why host:port would refuse connections whatever the
+// policies: a Service without the port or without ready endpoints, a pod
+// that is not Ready. Bare IPs are taken as serving.
+func (c *cluster) serving(ctx context.Context, host string, port int) error {
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	parts := strings.Split(strings.TrimSuffix(host, ".svc.cluster.local"), ".")
+	if len(parts) == 3 && parts[2] == "pod" {
+		p, err := c.core.CoreV1().Pods(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("pod %s/%s: %v", parts[1], parts[0], err)
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return fmt.Errorf("pod %s/%s is not Ready", parts[1], parts[0])
+	}
+	ns, name := parts[1], parts[0]
+	svc, err := c.core.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("service %s/%s: %v", ns, name, err)
+	}
+	hasPort := false
+	for _, p := range svc.Spec.Ports {
+		hasPort = hasPort || int(p.Port) == port
+	}
+	if !hasPort {
+		return fmt.Errorf("service %s/%s has no port %d", ns, name, port)
+	}
+	slices, err := c.core.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
+	if err != nil {
+		return err
+	}
+	for _, sl := range slices.Items {
+		for _, e := range sl.Endpoints {
+			if e.Conditions.Ready == nil || *e.Conditions.Ready {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("service %s/%s has no ready endpoints", ns, name)
 }

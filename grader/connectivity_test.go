@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/ckalab/ckalab/labs"
@@ -50,5 +52,38 @@ func TestConnectivityRefusesAPodOnAForeignNode(t *testing.T) {
 	}
 	if len(ran) != 1 || ran[0] != "ckalab-mine-worker" {
 		t.Fatalf("probed on %v", ran)
+	}
+}
+
+// A blocked probe counts only when the target serves: deleting the db's
+// pod (or its Service port) must not pass as a NetworkPolicy.
+func TestBlockedNeedsALiveTarget(t *testing.T) {
+	src := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "frontend", Namespace: "shop"},
+		Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5432}}}}
+	ready, notReady := true, false
+	slice := func(r *bool) *discoveryv1.EndpointSlice {
+		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "db-x", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "db"}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.5"}, Conditions: discoveryv1.EndpointConditions{Ready: r}}}}
+	}
+	exec := func(context.Context, string, io.Reader, ...string) ([]byte, error) { return []byte("ckalab-probe=closed"), nil }
+	check := &labs.ConnectivityCheck{FromNamespace: "shop", FromPod: "frontend", Host: "db.shop", Port: 5432, Expect: "blocked"}
+	for _, tc := range []struct {
+		name string
+		objs []runtime.Object
+		pass bool
+		why  string
+	}{
+		{"serving", []runtime.Object{src, svc, slice(&ready)}, true, ""},
+		{"no ready pod", []runtime.Object{src, svc, slice(&notReady)}, false, "no ready endpoints"},
+		{"no endpoints", []runtime.Object{src, svc}, false, "no ready endpoints"},
+		{"port removed", []runtime.Object{src, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5433}}}}, slice(&ready)}, false, "has no port 5432"},
+	} {
+		c := &cluster{t: Target{Nodes: map[string]string{"worker": "n"}, Exec: exec}, core: fake.NewSimpleClientset(tc.objs...)}
+		passed, msg, _, err := c.connectivity(context.Background(), check)
+		if err != nil || passed != tc.pass || !strings.Contains(msg, tc.why) {
+			t.Errorf("%s: passed=%v msg=%q err=%v", tc.name, passed, msg, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +14,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/ckalab/ckalab/labs"
 )
@@ -112,5 +114,34 @@ func TestUnreachableFailsEveryCheck(t *testing.T) {
 	rep := c.grade(context.Background(), lab, context.DeadlineExceeded)
 	if rep.Score != 0 || rep.Results[0].Passed || !strings.Contains(rep.Results[0].Message, "did not answer") {
 		t.Fatalf("%+v", rep)
+	}
+}
+
+func TestAccessProbesTheWholeMatrix(t *testing.T) {
+	c := fakeCluster(t)
+	// jane may list pods and create deployments, nothing else: the
+	// shortcut a two-pair check would accept.
+	c.core.(*fake.Clientset).PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		sar := a.(k8stesting.CreateAction).GetObject().(*authv1.SubjectAccessReview)
+		ra := sar.Spec.ResourceAttributes
+		sar.Status.Allowed = sar.Spec.User == "jane" && ((ra.Verb == "list" && ra.Resource == "pods") || (ra.Verb == "create" && ra.Resource == "deployments" && ra.Group == "apps"))
+		return true, sar, nil
+	})
+	pairs := &labs.AccessCheck{User: "jane", Namespace: "dev", Allowed: true, Verbs: []string{"list"}, Resource: "pods"}
+	if passed, msg, _, err := c.access(context.Background(), pairs); !passed || err != nil {
+		t.Fatalf("list pods: %s %v", msg, err)
+	}
+	matrix := &labs.AccessCheck{User: "jane", Namespace: "dev", Allowed: true,
+		Verbs: []string{"get", "list", "create"}, Resources: []string{"pods", "deployments.apps"}}
+	passed, msg, ev, err := c.access(context.Background(), matrix)
+	if passed || err != nil || !strings.Contains(msg, "get pods") || !strings.Contains(msg, "create pods") || strings.Contains(msg, "list pods") {
+		t.Fatalf("the matrix must fail on the pairs not granted: %v %q %v", passed, msg, err)
+	}
+	if len(ev.(map[string]any)) != 6 {
+		t.Fatalf("evidence has every pair: %v", ev)
+	}
+	denied := &labs.AccessCheck{User: "jane", Namespace: "dev", Verb: "get", Resources: []string{"secrets", "configmaps"}}
+	if passed, msg, _, _ := c.access(context.Background(), denied); !passed {
+		t.Fatalf("denied pairs: %s", msg)
 	}
 }

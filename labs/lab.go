@@ -146,16 +146,37 @@ type ResourceCheck struct {
 }
 
 // AccessCheck asks the API server whether a subject may do something
-// (a SubjectAccessReview).
+// (SubjectAccessReviews): every verb on every resource listed, so a task's
+// whole matrix is probed, not one pair a shortcut could grant alone.
 type AccessCheck struct {
-	User           string `yaml:"user"`
-	Group          string `yaml:"group"`
-	ServiceAccount string `yaml:"serviceAccount"` // namespace/name
-	Verb           string `yaml:"verb"`
-	Resource       string `yaml:"resource"` // pods, deployments.apps, …
-	Subresource    string `yaml:"subresource"`
-	Namespace      string `yaml:"namespace"`
-	Allowed        bool   `yaml:"allowed"`
+	User           string   `yaml:"user"`
+	Group          string   `yaml:"group"`
+	ServiceAccount string   `yaml:"serviceAccount"` // namespace/name
+	Verb           string   `yaml:"verb"`
+	Verbs          []string `yaml:"verbs"`
+	Resource       string   `yaml:"resource"` // pods, deployments.apps, …
+	Resources      []string `yaml:"resources"`
+	Subresource    string   `yaml:"subresource"`
+	Namespace      string   `yaml:"namespace"`
+	Allowed        bool     `yaml:"allowed"`
+}
+
+// Pairs are the verb and resource pairs the check asks about.
+func (a *AccessCheck) Pairs() [][2]string {
+	verbs, resources := a.Verbs, a.Resources
+	if a.Verb != "" {
+		verbs = append([]string{a.Verb}, verbs...)
+	}
+	if a.Resource != "" {
+		resources = append([]string{a.Resource}, resources...)
+	}
+	var out [][2]string
+	for _, r := range resources {
+		for _, v := range verbs {
+			out = append(out, [2]string{v, r})
+		}
+	}
+	return out
 }
 
 // ConnectivityCheck probes TCP from a pod to a host and port.

@@ -269,8 +269,8 @@ func (v *validator) check(p string, c *Check, ids map[string]bool, workers int) 
 		if a.ServiceAccount != "" && strings.Count(a.ServiceAccount, "/") != 1 {
 			v.at(p+".access.serviceAccount", "serviceAccount is namespace/name")
 		}
-		if a.Verb == "" || a.Resource == "" {
-			v.at(p+".access", "access needs verb and resource")
+		if (a.Verb == "") == (len(a.Verbs) == 0) || (a.Resource == "") == (len(a.Resources) == 0) {
+			v.at(p+".access", "access needs a verb (or verbs) and a resource (or resources)")
 		}
 	}
 	if n := c.Connectivity; n != nil {
