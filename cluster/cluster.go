@@ -47,7 +47,9 @@ type Spec struct {
 // Cluster is a created cluster.
 type Cluster struct {
 	Name       string
-	Kubeconfig []byte // admin kubeconfig reaching the API server from this host
+	// Kubeconfig reaches the API server from this host. From Create: the
+	// platform's own credential (platformKubeconfig); from Get: kind's admin.
+	Kubeconfig []byte
 	Nodes      []Node
 }
 
@@ -150,6 +152,9 @@ func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
 		err = fmt.Errorf("creating cluster %s: %w", spec.Name, describe(err))
 	} else {
 		c, err = m.Get(ctx, spec.Name)
+	}
+	if err == nil {
+		c.Kubeconfig, err = m.platformKubeconfig(ctx, c, c.Kubeconfig)
 	}
 	if err == nil {
 		err = m.limit(ctx, c, spec)

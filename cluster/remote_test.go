@@ -21,7 +21,7 @@ import (
 )
 
 // TestIntegrationRemoteEngine runs a cluster's whole life (create, a
-// terminal, a Check, delete) on a second Docker engine that is not the
+// terminal, a Check, a Check after the student revoked kind's admin, delete) on a second Docker engine that is not the
 // default one: a dockerd started here on its own socket and data root,
 // reached only through cluster.Engine. Nothing may land on the default
 // engine. Needs Docker and `make images`.
@@ -81,6 +81,19 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 	rep := grader.New(log).Grade(ctx, lab, grader.Target{Kubeconfig: c.Kubeconfig, Nodes: map[string]string{"control-plane": c.Nodes[0].Name}, Exec: run})
 	if rep.Score != rep.MaxScore || rep.MaxScore != 1 {
 		t.Fatalf("Check on the remote engine: %+v", rep.Results)
+	}
+
+	// The student, root on the node, deletes the binding that makes kind's
+	// admin an admin: that admin is locked out, the platform is not.
+	if out, err := run(ctx, c.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "delete", "clusterrolebinding", "kubeadm:cluster-admins"); err != nil {
+		t.Fatalf("deleting kubeadm:cluster-admins: %v %s", err, out)
+	}
+	if out, err := run(ctx, c.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "get", "namespace", "remote"); err == nil {
+		t.Fatalf("kind's admin still reads namespaces without its binding: %s", out)
+	}
+	rep = grader.New(log).Grade(ctx, lab, grader.Target{Kubeconfig: c.Kubeconfig, Nodes: map[string]string{"control-plane": c.Nodes[0].Name}, Exec: run})
+	if rep.Score != rep.MaxScore {
+		t.Fatalf("the grader lost its access with kubeadm:cluster-admins: %+v", rep.Results)
 	}
 
 	if err := m.Delete(ctx, name); err != nil {
