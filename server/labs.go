@@ -242,7 +242,18 @@ func (s *Server) getSolution(c *gin.Context) {
 			steps = append(steps, apiStep{Manifest: m})
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"steps": steps})
+	type apiExplanation struct {
+		TaskID   string `json:"taskId"`
+		Title    string `json:"title"`
+		Markdown string `json:"markdown"`
+	}
+	explanations := []apiExplanation{}
+	for _, t := range l.Tasks {
+		if t.Explanation != "" {
+			explanations = append(explanations, apiExplanation{t.ID, t.Title, t.Explanation})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"steps": steps, "explanations": explanations})
 }
 
 // giveUp ends the attempt's grading so its student may read the solution:

@@ -107,8 +107,9 @@ func TestLabCatalogAndChecks(t *testing.T) {
 	if r := anaC.do("POST", give, map[string]any{}); r.Status != 200 || r.Body["environment"].(map[string]any)["gaveUpAt"] == nil {
 		t.Fatalf("give up: %d %v", r.Status, r.Body)
 	}
-	if r := anaC.do("GET", sol, nil); r.Status != 200 || !strings.Contains(fmt.Sprint(r.Body["steps"]), "kubectl create role developer") {
-		t.Fatalf("student solution after giving up: %d %v", r.Status, r.Body)
+	if r := anaC.do("GET", sol, nil); r.Status != 200 || !strings.Contains(fmt.Sprint(r.Body["steps"]), "kubectl create role developer") ||
+		!strings.Contains(fmt.Sprint(r.Body["explanations"]), "Role lists verbs on resources") {
+		t.Fatalf("student solution and explanations after giving up: %d %v", r.Status, r.Body)
 	}
 	// Full marks after reading the solution: shown, never counted.
 	full = true

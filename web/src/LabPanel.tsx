@@ -7,6 +7,7 @@ import { api, ApiError, type CheckRun, type Lab } from './api'
 import { Banner } from './ui'
 
 type Step = { manifest?: string; node?: string; script?: string }
+type Explanation = { taskId: string; title: string; markdown: string }
 
 export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: string; envId: string; canCheck: boolean; refresh?: number }) {
   const [lab, setLab] = useState<Lab | null>(null)
@@ -15,6 +16,7 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
   const [checking, setChecking] = useState(false)
   const [error, setError] = useState('')
   const [solution, setSolution] = useState<Step[] | null>(null)
+  const [explanations, setExplanations] = useState<Explanation[]>([])
   // A student reads the solution once the attempt is over: at full marks,
   // or after giving up (later Checks then do not count).
   const fullMarks = !!run && run.counted && run.score >= run.maxScore
@@ -24,7 +26,9 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
         if (!window.confirm('Give up this attempt and read the solution? You can keep working and pressing Check, but later Checks will not count towards your grade.')) return
         await api('POST', `/environments/${envId}/give-up`, {})
       }
-      setSolution((await api<{ steps: Step[] }>('GET', `/environments/${envId}/solution`)).steps)
+      const r = await api<{ steps: Step[]; explanations: Explanation[] }>('GET', `/environments/${envId}/solution`)
+      setSolution(r.steps)
+      setExplanations(r.explanations ?? [])
     } catch (e) { setError((e as ApiError).message) }
   }
   useEffect(() => {
@@ -70,7 +74,9 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
               <ul className="results">
                 {t.checks.map((c) => {
                   const r = resultOf(t.id, c.id)
-                  return <li key={c.id} className={r?.passed ? 'pass' : 'fail'}>{r?.passed ? '✓' : '✗'} {r?.passed ? c.description : r?.message ?? c.description}</li>
+                  // A check waiting for another found what it wanted but does not count yet.
+                  const waiting = !r?.passed && (r?.waitingFor?.length ?? 0) > 0
+                  return <li key={c.id} className={r?.passed ? 'pass' : waiting ? 'wait' : 'fail'}>{r?.passed ? '✓' : waiting ? '…' : '✗'} {r?.passed ? c.description : r?.message ?? c.description}</li>
                 })}
               </ul>
             )}
@@ -82,6 +88,12 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
       {run && !solution && <button className="secondary small" onClick={showSolution}>{canCheck && !fullMarks ? 'Give up and show the solution' : 'Show the solution'}</button>}
       {solution && (
         <section className="solution" aria-label="Solution">
+          {explanations.map((x) => (
+            <div key={x.taskId} className="explanation">
+              <h4>Why: {x.title}</h4>
+              <div className="md" dangerouslySetInnerHTML={{ __html: marked.parse(x.markdown) as string }} />
+            </div>
+          ))}
           <h3>Solution</h3>
           {solution.map((st, i) => <pre key={i}>{st.script ? `# on ${st.node}\n${st.script}` : `# kubectl apply -f - <<EOF\n${st.manifest}EOF`}</pre>)}
         </section>

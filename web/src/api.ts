@@ -60,7 +60,7 @@ export type Progress = { bestScore: number; maxScore: number; checks: number; pa
 export type LabSummary = { id: string; title: string; domain: string; domainName: string; difficulty: string; minutes: number; topology: string; progress?: Progress }
 export type LabTask = { id: string; title: string; markdown: string; weight: number; hints: number; checks: { id: string; description: string }[] }
 export type Lab = LabSummary & { description?: string; tasks: LabTask[] }
-export type CheckResult = { taskId: string; checkId: string; passed: boolean; weight: number; message: string; evidence?: unknown }
+export type CheckResult = { taskId: string; checkId: string; passed: boolean; weight: number; message: string; waitingFor?: string[]; evidence?: unknown }
 export type CheckRun = { id: string; at: string; tookMs: number; score: number; maxScore: number; counted: boolean; results: CheckResult[] }
 export type Attempt = Environment & { endedAt?: string; bestScore: number; maxScore: number; checks: number }
 
