@@ -77,7 +77,7 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 	}
 	yes := true
 	lab := &labs.Lab{ID: "remote", Tasks: []labs.Task{{ID: "ns", Weight: 1, Checks: []labs.Check{{ID: "exists",
-		Resource: &labs.ResourceCheck{APIVersion: "v1", Kind: "Namespace", Name: "remote", Exists: &yes}}}}}}
+		Spec: &labs.ResourceCheck{APIVersion: "v1", Kind: "Namespace", Name: "remote", Exists: &yes}}}}}}
 	rep := grader.New(log).Grade(ctx, lab, grader.Target{Kubeconfig: c.Kubeconfig, Nodes: map[string]string{"control-plane": c.Nodes[0].Name}, Exec: run})
 	if rep.Score != rep.MaxScore || rep.MaxScore != 1 {
 		t.Fatalf("Check on the remote engine: %+v", rep.Results)

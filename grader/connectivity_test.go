@@ -67,7 +67,9 @@ func TestBlockedNeedsALiveTarget(t *testing.T) {
 		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "db-x", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "db"}},
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.5"}, Conditions: discoveryv1.EndpointConditions{Ready: r}}}}
 	}
-	exec := func(context.Context, string, io.Reader, ...string) ([]byte, error) { return []byte("ckalab-probe=closed"), nil }
+	exec := func(context.Context, string, io.Reader, ...string) ([]byte, error) {
+		return []byte("ckalab-probe=closed"), nil
+	}
 	check := &labs.ConnectivityCheck{FromNamespace: "shop", FromPod: "frontend", Host: "db.shop", Port: 5432, Expect: "blocked"}
 	for _, tc := range []struct {
 		name string

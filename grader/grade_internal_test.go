@@ -55,13 +55,13 @@ func TestGradeWeightsAndRequirements(t *testing.T) {
 	c := fakeCluster(t, pod("web", "Running", map[string]string{"app": "web"}))
 	lab := &labs.Lab{Tasks: []labs.Task{
 		{ID: "run", Weight: 4, Checks: []labs.Check{
-			{ID: "web", Description: "web runs", Weight: 3, Resource: res(labs.ResourceCheck{Name: "web", JSONPath: "{.status.phase}", Equals: ptr("Running")})},
-			{ID: "db", Description: "db runs", Resource: res(labs.ResourceCheck{Name: "db"})},
+			{ID: "web", Description: "web runs", Weight: 3, Spec: res(labs.ResourceCheck{Name: "web", JSONPath: "{.status.phase}", Equals: ptr("Running")})},
+			{ID: "db", Description: "db runs", Spec: res(labs.ResourceCheck{Name: "db"})},
 		}},
 		{ID: "clean", Weight: 2, Checks: []labs.Check{
 			// Passes on its own, but counts only once run/db passes.
-			{ID: "no-old", Description: "no old pods", Requires: []string{"run/db"}, Resource: res(labs.ResourceCheck{Selector: "app=old", Count: ptr(0)})},
-			{ID: "still-web", Description: "web still there", Requires: []string{"no-old"}, Resource: res(labs.ResourceCheck{Name: "web"})},
+			{ID: "no-old", Description: "no old pods", Requires: []string{"run/db"}, Spec: res(labs.ResourceCheck{Selector: "app=old", Count: ptr(0)})},
+			{ID: "still-web", Description: "web still there", Requires: []string{"no-old"}, Spec: res(labs.ResourceCheck{Name: "web"})},
 		}},
 	}}
 	rep := c.grade(context.Background(), lab, nil)
@@ -109,7 +109,7 @@ func TestSelectorWithNoObjectsFailsItsAssertions(t *testing.T) {
 }
 
 func TestUnreachableFailsEveryCheck(t *testing.T) {
-	lab := &labs.Lab{Tasks: []labs.Task{{ID: "a", Weight: 1, Checks: []labs.Check{{ID: "x", Resource: res(labs.ResourceCheck{Name: "x"})}}}}}
+	lab := &labs.Lab{Tasks: []labs.Task{{ID: "a", Weight: 1, Checks: []labs.Check{{ID: "x", Spec: res(labs.ResourceCheck{Name: "x"})}}}}}
 	var c *cluster
 	rep := c.grade(context.Background(), lab, context.DeadlineExceeded)
 	if rep.Score != 0 || rep.Results[0].Passed || !strings.Contains(rep.Results[0].Message, "did not answer") {
@@ -143,5 +143,18 @@ func TestAccessProbesTheWholeMatrix(t *testing.T) {
 	denied := &labs.AccessCheck{User: "jane", Namespace: "dev", Verb: "get", Resources: []string{"secrets", "configmaps"}}
 	if passed, msg, _, _ := c.access(context.Background(), denied); !passed {
 		t.Fatalf("denied pairs: %s", msg)
+	}
+}
+
+// Every kind of check a lab may name has a checker, and nothing else does.
+func TestEveryCheckKindRuns(t *testing.T) {
+	run := checkers()
+	for _, k := range labs.CheckKinds() {
+		if run[k] == nil {
+			t.Errorf("labs knows check kind %q, the grader cannot run it", k)
+		}
+	}
+	if len(run) != len(labs.CheckKinds()) {
+		t.Errorf("the grader runs %d kinds, labs knows %d", len(run), len(labs.CheckKinds()))
 	}
 }

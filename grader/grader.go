@@ -232,23 +232,12 @@ func (c *cluster) run(ctx context.Context, chk labs.Check) (passed bool, msg str
 		}
 	}()
 	var err error
-	switch {
-	case chk.Resource != nil:
-		passed, msg, evidence, err = c.resource(ctx, chk.Resource)
-	case chk.Access != nil:
-		passed, msg, evidence, err = c.access(ctx, chk.Access)
-	case chk.Nodes != nil:
-		passed, msg, evidence, err = c.nodes(ctx, chk.Nodes)
-	case chk.NodeCommand != nil:
-		passed, msg, evidence, err = c.nodeCommand(ctx, chk.NodeCommand)
-	case chk.Connectivity != nil:
-		passed, msg, evidence, err = c.connectivity(ctx, chk.Connectivity)
-	case chk.Logs != nil:
-		passed, msg, evidence, err = c.logs(ctx, chk.Logs)
-	case chk.Events != nil:
-		passed, msg, evidence, err = c.events(ctx, chk.Events)
-	default:
+	if chk.Spec == nil {
 		err = errors.New("no check kind")
+	} else if run, ok := checkers()[chk.Spec.CheckKind()]; !ok {
+		err = fmt.Errorf("this ckalab cannot run %s checks", chk.Spec.CheckKind())
+	} else {
+		passed, msg, evidence, err = run(ctx, c, chk.Spec)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -70,10 +70,9 @@ func TestSemanticProblemsAllAtOnce(t *testing.T) {
 	l.Topology.Workers = 1
 	l.Setup = []Step{{Apply: "missing.yaml"}}
 	l.Solution = []Step{{Run: &Run{Node: "control-plane", Script: "true"}}}
-	yes := true
 	l.Tasks = []Task{{ID: "one", Title: "One", Text: "tasks/missing.md", Weight: 0, Checks: []Check{
-		{ID: "two-kinds", Description: "d", Access: &AccessCheck{User: "jane", Verb: "list", Resource: "pods"}, Nodes: &NodesCheck{Ready: &yes}},
-		{ID: "bad-node", Description: "d", NodeCommand: &NodeCommandCheck{Node: "worker3", Command: []string{"ls"}}},
+		{ID: "two-kinds", Description: "d", Spec: &AccessCheck{User: "jane", Verb: "list", Resource: "pods"}, kinds: []string{"access", "nodes"}},
+		{ID: "bad-node", Description: "d", Spec: &NodeCommandCheck{Node: "worker3", Command: []string{"ls"}}},
 	}}}
 	v.validate(l)
 	msgs := v.problems.Error()

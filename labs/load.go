@@ -197,6 +197,11 @@ func (v *validator) walk(n *yaml.Node, t reflect.Type, path string) {
 				fields[tag] = t.Field(i).Type
 			}
 		}
+		if t == reflect.TypeOf(Check{}) {
+			for name, make := range checkKinds() {
+				fields[name] = reflect.TypeOf(make())
+			}
+		}
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]

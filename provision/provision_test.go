@@ -267,7 +267,7 @@ spec:
 			t.Fatal(err)
 		}
 		lab := &labs.Lab{ID: "hop", Tasks: []labs.Task{{ID: "reach", Weight: 1, Checks: []labs.Check{{ID: "probe",
-			Connectivity: &labs.ConnectivityCheck{FromNamespace: "default", FromPod: "hop", Host: "10.96.0.1", Port: 443, Expect: "allowed"}}}}}}
+			Spec: &labs.ConnectivityCheck{FromNamespace: "default", FromPod: "hop", Host: "10.96.0.1", Port: 443, Expect: "allowed"}}}}}}
 		var ran []string
 		target := grader.Target{Kubeconfig: []byte(a.Kubeconfig), Nodes: map[string]string{"control-plane": aNode.Name},
 			Exec: func(ctx context.Context, node string, stdin io.Reader, command ...string) ([]byte, error) {
