@@ -21,6 +21,8 @@ type Backend interface {
 	Summaries(ctx context.Context) (map[string]*Summary, error)
 	Exec(ctx context.Context, cluster, node string, stdin io.Reader, command ...string) ([]byte, error)
 	Shell(ctx context.Context, cluster, node, id string, cols, rows uint16) (*Shell, error)
+	// ReadFile copies a file out of a node without running anything in it.
+	ReadFile(ctx context.Context, cluster, node, path string, limit int64) ([]byte, error)
 	// Ready says whether the engine answers and holds image, and what to
 	// do when it does not.
 	Ready(ctx context.Context, image string) error
@@ -31,6 +33,13 @@ type Backend interface {
 }
 
 var _ Backend = (*Manager)(nil)
+
+// FilesIn binds ReadFile to one cluster, as In does Exec.
+func (m *Manager) FilesIn(cluster string) func(ctx context.Context, node, path string, limit int64) ([]byte, error) {
+	return func(ctx context.Context, node, path string, limit int64) ([]byte, error) {
+		return m.ReadFile(ctx, cluster, node, path, limit)
+	}
+}
 
 // In binds Exec to one cluster: what lab setups and the grader get, so no
 // node name they are handed can lead outside that cluster.

@@ -3,8 +3,10 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -69,6 +71,33 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 
 	// A terminal: a shell in the node, through the second engine.
 	t.Logf("BENCH remote engine: keystroke echo through docker exec, median of 20: %s", shellEcho(t, ctx, m, name, c.Nodes[0].Name))
+
+	// A file read through the engine's archive API, after the student
+	// replaced the node's cat and tar with liars: the true content comes out.
+	node := c.Nodes[0].Name
+	liar := "mkdir -p /opt/course/1 && echo real answer > /opt/course/1/answer.txt && " +
+		"for b in /usr/bin/cat /usr/bin/tar /bin/cat /bin/tar; do [ -e $b ] && printf '#!/bin/sh\\necho fake\\n' > $b; done; true"
+	if out, err := m.Exec(ctx, name, node, nil, "sh", "-c", liar); err != nil {
+		t.Fatalf("replacing the node's binaries: %v %s", err, out)
+	}
+	if out, _ := m.Exec(ctx, name, node, nil, "cat", "/opt/course/1/answer.txt"); !strings.Contains(string(out), "fake") {
+		t.Fatalf("the node's cat was not replaced: %q", out)
+	}
+	if got, err := m.ReadFile(ctx, name, node, "/opt/course/1/answer.txt", 1<<20); err != nil || string(got) != "real answer\n" {
+		t.Fatalf("ReadFile: %q %v", got, err)
+	}
+	if _, err := m.ReadFile(ctx, name, node, "/opt/course/1/missing.txt", 1<<20); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a missing file: %v", err)
+	}
+	if _, err := m.ReadFile(ctx, name, node, "/etc/kubernetes/manifests/kube-apiserver.yaml", 10); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a file over the limit: %v", err)
+	}
+	if _, err := m.ReadFile(ctx, name, node, "/opt/course", 1<<20); err == nil {
+		t.Fatal("a directory read as a file")
+	}
+	if _, err := m.ReadFile(ctx, "another-cluster", node, "/etc/hostname", 1<<20); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a node read through another cluster's name: %v", err)
+	}
 
 	// A Check: the grader reaches the API server published by the engine.
 	run := m.In(name)

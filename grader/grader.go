@@ -37,7 +37,14 @@ type Target struct {
 	// node container names.
 	Nodes map[string]string
 	Exec  Exec
+	// ReadFile copies a file out of a node through the container engine,
+	// running nothing there (cluster.Manager.FilesIn).
+	ReadFile ReadFile
 }
+
+// ReadFile reads a file of a node container of the graded cluster, at
+// most limit bytes, and refuses any other container.
+type ReadFile func(ctx context.Context, node, path string, limit int64) ([]byte, error)
 
 // hasNode reports whether node is one of the target's node containers.
 func (t Target) hasNode(node string) bool {

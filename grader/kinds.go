@@ -22,6 +22,8 @@ func checkers() map[string]checker {
 		"nodes":        kind((*cluster).nodes),
 		"logs":         kind((*cluster).logs),
 		"events":       kind((*cluster).events),
+		"file":         kind((*cluster).file),
+		"etcdSnapshot": kind((*cluster).etcdSnapshot),
 	}
 }
 

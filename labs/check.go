@@ -49,6 +49,8 @@ func checkKinds() map[string]func() CheckSpec {
 		"nodes":        func() CheckSpec { return new(NodesCheck) },
 		"logs":         func() CheckSpec { return new(LogsCheck) },
 		"events":       func() CheckSpec { return new(EventsCheck) },
+		"file":         func() CheckSpec { return new(FileCheck) },
+		"etcdSnapshot": func() CheckSpec { return new(EtcdSnapshotCheck) },
 	}
 }
 

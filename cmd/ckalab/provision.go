@@ -88,6 +88,6 @@ func shellLauncher(clusters cluster.Backend) terminal.Launcher {
 // environment's admin kubeconfig (kept by the server) and docker exec.
 func gradeWith(g *grader.Grader, clusters *cluster.Manager) server.GradeFunc {
 	return func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
-		return g.Grade(ctx, l, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName)})
+		return g.Grade(ctx, l, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName), ReadFile: clusters.FilesIn(env.ClusterName)})
 	}
 }
