@@ -19,7 +19,7 @@ import (
 // holds) to a host and port, and compares with the expectation. Service
 // names resolve through the API to their ClusterIP.
 func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (bool, string, any, error) {
-	pod, err := c.sourcePod(ctx, n)
+	pod, err := c.sourcePod(ctx, n.FromNamespace, n.FromPod, n.FromSelector)
 	if err != nil {
 		return false, err.Error(), nil, nil
 	}
@@ -71,16 +71,18 @@ if nsenter -t "$pid" -n timeout 3 bash -c '</dev/tcp/$0/$1' "$3" "$4" 2>/dev/nul
 	}
 }
 
-func (c *cluster) sourcePod(ctx context.Context, n *labs.ConnectivityCheck) (*corev1.Pod, error) {
-	pods := c.core.CoreV1().Pods(n.FromNamespace)
-	if n.FromPod != "" {
-		p, err := pods.Get(ctx, n.FromPod, metav1.GetOptions{})
+// sourcePod is the pod a probe starts from: by name, or the first running
+// pod of a selector.
+func (c *cluster) sourcePod(ctx context.Context, namespace, name, selector string) (*corev1.Pod, error) {
+	pods := c.core.CoreV1().Pods(namespace)
+	if name != "" {
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("source pod %s/%s: %v", n.FromNamespace, n.FromPod, err)
+			return nil, fmt.Errorf("source pod %s/%s: %v", namespace, name, err)
 		}
 		return p, nil
 	}
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: n.FromSelector})
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +91,7 @@ func (c *cluster) sourcePod(ctx context.Context, n *labs.ConnectivityCheck) (*co
 			return &list.Items[i], nil
 		}
 	}
-	return nil, fmt.Errorf("no running pod with labels %s in %s", n.FromSelector, n.FromNamespace)
+	return nil, fmt.Errorf("no running pod with labels %s in %s", selector, namespace)
 }
 
 // resolve turns an IP, a Service name (svc.ns[.svc.cluster.local]) or a

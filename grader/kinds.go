@@ -24,6 +24,7 @@ func checkers() map[string]checker {
 		"events":       kind((*cluster).events),
 		"file":         kind((*cluster).file),
 		"etcdSnapshot": kind((*cluster).etcdSnapshot),
+		"http":         kind((*cluster).http),
 	}
 }
 

@@ -51,6 +51,7 @@ func checkKinds() map[string]func() CheckSpec {
 		"events":       func() CheckSpec { return new(EventsCheck) },
 		"file":         func() CheckSpec { return new(FileCheck) },
 		"etcdSnapshot": func() CheckSpec { return new(EtcdSnapshotCheck) },
+		"http":         func() CheckSpec { return new(HTTPCheck) },
 	}
 }
 
