@@ -46,7 +46,7 @@ type Spec struct {
 
 // Cluster is a created cluster.
 type Cluster struct {
-	Name       string
+	Name string
 	// Kubeconfig reaches the API server from this host. From Create: the
 	// platform's own credential (platformKubeconfig); from Get: kind's admin.
 	Kubeconfig []byte

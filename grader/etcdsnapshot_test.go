@@ -117,7 +117,7 @@ func TestOpenSnapshot(t *testing.T) {
 func TestEtcdSnapshotCheckReadsOnTheServer(t *testing.T) {
 	db := testDB(t)
 	c := fakeFiles(t, map[string]string{
-		"c-control-plane:/opt/backup/etcd.db":  string(withHash(db)),
+		"c-control-plane:/opt/backup/etcd.db":   string(withHash(db)),
 		"c-control-plane:/opt/backup/copied.db": string(db),
 	})
 	for _, tc := range []struct {
