@@ -40,6 +40,8 @@ type Target struct {
 	// ReadFile copies a file out of a node through the container engine,
 	// running nothing there (cluster.Manager.FilesIn).
 	ReadFile ReadFile
+	// SetupDone is when the lab's setup ended (the student's start).
+	SetupDone time.Time
 }
 
 // ReadFile reads a file of a node container of the graded cluster, at

@@ -25,6 +25,7 @@ func checkers() map[string]checker {
 		"file":         kind((*cluster).file),
 		"etcdSnapshot": kind((*cluster).etcdSnapshot),
 		"http":         kind((*cluster).http),
+		"certificate":  kind((*cluster).certificate),
 	}
 }
 

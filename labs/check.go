@@ -52,6 +52,7 @@ func checkKinds() map[string]func() CheckSpec {
 		"file":         func() CheckSpec { return new(FileCheck) },
 		"etcdSnapshot": func() CheckSpec { return new(EtcdSnapshotCheck) },
 		"http":         func() CheckSpec { return new(HTTPCheck) },
+		"certificate":  func() CheckSpec { return new(CertificateCheck) },
 	}
 }
 
