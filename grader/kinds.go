@@ -26,6 +26,7 @@ func checkers() map[string]checker {
 		"etcdSnapshot": kind((*cluster).etcdSnapshot),
 		"http":         kind((*cluster).http),
 		"certificate":  kind((*cluster).certificate),
+		"helmRelease":  kind((*cluster).helmRelease),
 	}
 }
 

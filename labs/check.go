@@ -53,6 +53,7 @@ func checkKinds() map[string]func() CheckSpec {
 		"etcdSnapshot": func() CheckSpec { return new(EtcdSnapshotCheck) },
 		"http":         func() CheckSpec { return new(HTTPCheck) },
 		"certificate":  func() CheckSpec { return new(CertificateCheck) },
+		"helmRelease":  func() CheckSpec { return new(HelmReleaseCheck) },
 	}
 }
 
