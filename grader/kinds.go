@@ -27,6 +27,7 @@ func checkers() map[string]checker {
 		"http":         kind((*cluster).http),
 		"certificate":  kind((*cluster).certificate),
 		"helmRelease":  kind((*cluster).helmRelease),
+		"dns":          kind((*cluster).dns),
 	}
 }
 

@@ -54,6 +54,7 @@ func checkKinds() map[string]func() CheckSpec {
 		"http":         func() CheckSpec { return new(HTTPCheck) },
 		"certificate":  func() CheckSpec { return new(CertificateCheck) },
 		"helmRelease":  func() CheckSpec { return new(HelmReleaseCheck) },
+		"dns":          func() CheckSpec { return new(DNSCheck) },
 	}
 }
 
