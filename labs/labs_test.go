@@ -124,9 +124,15 @@ func TestGradingMistakesAreReportedWithTheirLines(t *testing.T) {
 		21: "a jsonPath needs equals or matches",
 		24: "check weight must be positive",
 		29: `requires "two/nothing": no such check`,
-		35: "a bot needs a description",
-		37: `bot id "empty" is used twice`,
-		40: `node "worker2": the topology has 1 worker(s)`,
+		33: "path must be absolute",
+		36: `etcd key "registry/pods": keys start with /`,
+		39: "http runs from a pod",
+		42: `type "ZZ"`,
+		45: "certificate reads a file (node and path) or a Secret",
+		48: "helmRelease needs namespace and release",
+		53: "a bot needs a description",
+		55: `bot id "empty" is used twice`,
+		58: `node "worker2": the topology has 1 worker(s)`,
 	}
 	got := map[int]string{}
 	for _, p := range ps {
