@@ -115,7 +115,7 @@ func TestSolutionBots(t *testing.T) {
 					var after grader.Report
 					deadline := time.Now().Add(2 * time.Minute)
 					if !run.full {
-						deadline = time.Now().Add(40 * time.Second)
+						deadline = time.Now().Add(15 * time.Second)
 					}
 					for time.Now().Before(deadline) {
 						after = g.Grade(ctx, lab, target)
