@@ -112,6 +112,31 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 		t.Fatalf("Check on the remote engine: %+v", rep.Results)
 	}
 
+	// The check kinds that reach into a node, on a real cluster: dns and
+	// http from a pod's network namespace, file and certificate through
+	// the engine's archive API (the node's cat and tar still lie).
+	if out, err := run(ctx, node, nil, "sh", "-c", "export KUBECONFIG=/etc/kubernetes/admin.conf; "+
+		"kubectl -n remote run probe --image=busybox:1.35 -- sleep 3600 && kubectl -n remote wait --for=condition=Ready pod/probe --timeout=120s"); err != nil {
+		t.Fatalf("probe pod: %v %s", err, out)
+	}
+	no := false
+	kinds := &labs.Lab{ID: "kinds", Tasks: []labs.Task{{ID: "t", Weight: 6, Checks: []labs.Check{
+		{ID: "dns", Spec: &labs.DNSCheck{FromNamespace: "remote", FromPod: "probe", Name: "kubernetes.default", AnswerMatches: `^10\.96\.0\.1$`}},
+		{ID: "nxdomain", Spec: &labs.DNSCheck{FromNamespace: "remote", FromPod: "probe", Name: "nothere.remote", NXDomain: true}},
+		{ID: "http", Spec: &labs.HTTPCheck{FromNamespace: "remote", FromPod: "probe", URL: "https://kubernetes.default.svc/livez", BodyMatches: "^ok$"}},
+		{ID: "file", Spec: &labs.FileCheck{Node: "control-plane", Path: "/etc/kubernetes/manifests/kube-apiserver.yaml", YAMLPath: "{.metadata.name}", Equals: ptr("kube-apiserver")}},
+		{ID: "no-file", Spec: &labs.FileCheck{Node: "control-plane", Path: "/opt/course/1/missing.txt", Exists: &no}},
+		{ID: "certificate", Spec: &labs.CertificateCheck{Node: "control-plane", Path: "/etc/kubernetes/pki/apiserver.crt", DNSNames: []string{"kubernetes.default.svc", "${control-plane}"}, IPAddresses: []string{"10.96.0.1"}, Issuer: "kubernetes"}},
+	}}}}
+	target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: map[string]string{"control-plane": node}, Exec: run, ReadFile: m.FilesIn(name)}
+	if rep := grader.New(log).Grade(ctx, kinds, target); rep.Score != rep.MaxScore {
+		for _, r := range rep.Results {
+			if !r.Passed {
+				t.Errorf("%s: %s (evidence %v)", r.CheckID, r.Message, r.Evidence)
+			}
+		}
+	}
+
 	// The student, root on the node, deletes the binding that makes kind's
 	// admin an admin: that admin is locked out, the platform is not.
 	if out, err := run(ctx, c.Nodes[0].Name, nil, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "delete", "clusterrolebinding", "kubeadm:cluster-admins"); err != nil {
@@ -260,3 +285,5 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func ptr[T any](v T) *T { return &v }
