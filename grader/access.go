@@ -15,10 +15,12 @@ func (c *cluster) access(ctx context.Context, a *labs.AccessCheck) (bool, string
 	spec := authv1.SubjectAccessReviewSpec{}
 	who := ""
 	switch {
+	// A real request always carries system:authenticated: what is bound
+	// to it is granted to every user.
 	case a.User != "":
-		spec.User, who = a.User, "user "+a.User
+		spec.User, spec.Groups, who = a.User, []string{"system:authenticated"}, "user "+a.User
 	case a.Group != "":
-		spec.Groups, who = []string{a.Group}, "group "+a.Group
+		spec.Groups, who = []string{a.Group, "system:authenticated"}, "group "+a.Group
 	default:
 		ns, name, _ := strings.Cut(a.ServiceAccount, "/")
 		spec.User = "system:serviceaccount:" + ns + ":" + name

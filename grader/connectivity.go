@@ -41,12 +41,8 @@ func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (
 			pod.Namespace, pod.Name, pod.Spec.NodeName), nil, nil
 	}
 	// Values reach the node as arguments, never spliced into a script.
-	script := `set -e
-id=$(crictl pods --namespace "$1" --name "^$2\$" --state ready -q | head -n1)
-[ -n "$id" ] || { echo "ckalab-probe=nosandbox"; exit 0; }
-pid=$(crictl inspectp -o go-template --template '{{.info.pid}}' "$id")
-if nsenter -t "$pid" -n timeout 3 bash -c '</dev/tcp/$0/$1' "$3" "$4" 2>/dev/null; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
-	out, err := c.t.Exec(ctx, pod.Spec.NodeName, nil, "bash", "-c", script, "probe", pod.Namespace, pod.Name, ip, strconv.Itoa(n.Port))
+	script := "set -e\n" + enterPod + `if nsenter -t "$pid" -n timeout 3 bash -c '</dev/tcp/$0/$1' "$2" "$3" 2>/dev/null; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
+	out, err := c.t.Exec(ctx, pod.Spec.NodeName, nil, "bash", "-c", script, "probe", string(pod.UID), ip, strconv.Itoa(n.Port))
 	text := string(out)
 	ev := map[string]any{"from": pod.Namespace + "/" + pod.Name, "fromIP": pod.Status.PodIP, "to": net.JoinHostPort(ip, strconv.Itoa(n.Port)), "host": n.Host}
 	var open bool
@@ -71,6 +67,15 @@ if nsenter -t "$pid" -n timeout 3 bash -c '</dev/tcp/$0/$1' "$3" "$4" 2>/dev/nul
 	}
 }
 
+// enterPod starts a probe script run on a pod's node: it finds the pod's
+// sandbox by the pod's UID ($1, from the API: never a name a student could
+// make match another pod) and sets $pid to a process in its network
+// namespace, or reports that the pod is not running.
+const enterPod = `id=$(crictl pods --label "io.kubernetes.pod.uid=$1" --state ready -q | head -n1)
+[ -n "$id" ] || { echo "ckalab-probe=nosandbox"; exit 0; }
+pid=$(crictl inspectp -o go-template --template '{{.info.pid}}' "$id")
+`
+
 // sourcePod is the pod a probe starts from: by name, or the first running
 // pod of a selector.
 func (c *cluster) sourcePod(ctx context.Context, namespace, name, selector string) (*corev1.Pod, error) {
@@ -80,6 +85,9 @@ func (c *cluster) sourcePod(ctx context.Context, namespace, name, selector strin
 		if err != nil {
 			return nil, fmt.Errorf("source pod %s/%s: %v", namespace, name, err)
 		}
+		if p.UID == "" {
+			return nil, fmt.Errorf("source pod %s/%s has no UID", namespace, name)
+		}
 		return p, nil
 	}
 	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: selector})
@@ -87,7 +95,7 @@ func (c *cluster) sourcePod(ctx context.Context, namespace, name, selector strin
 		return nil, err
 	}
 	for i := range list.Items {
-		if list.Items[i].Status.Phase == corev1.PodRunning {
+		if list.Items[i].Status.Phase == corev1.PodRunning && list.Items[i].UID != "" {
 			return &list.Items[i], nil
 		}
 	}
@@ -114,6 +122,9 @@ func (c *cluster) resolve(ctx context.Context, host string) (string, error) {
 	svc, err := c.core.CoreV1().Services(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("service %s/%s: %v", parts[1], parts[0], err)
+	}
+	if net.ParseIP(svc.Spec.ClusterIP) == nil {
+		return "", fmt.Errorf("service %s/%s has no cluster IP (%q)", parts[1], parts[0], svc.Spec.ClusterIP)
 	}
 	return svc.Spec.ClusterIP, nil
 }

@@ -19,7 +19,7 @@ import (
 // connectivity check must fail without running anything on that node.
 func TestConnectivityRefusesAPodOnAForeignNode(t *testing.T) {
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "hop", Namespace: "default"},
+		ObjectMeta: metav1.ObjectMeta{Name: "hop", Namespace: "default", UID: "uid-hop"},
 		Spec:       corev1.PodSpec{NodeName: "ckalab-other-control-plane"},
 		Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.9"},
 	}
@@ -58,7 +58,7 @@ func TestConnectivityRefusesAPodOnAForeignNode(t *testing.T) {
 // A blocked probe counts only when the target serves: deleting the db's
 // pod (or its Service port) must not pass as a NetworkPolicy.
 func TestBlockedNeedsALiveTarget(t *testing.T) {
-	src := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "frontend", Namespace: "shop"},
+	src := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "frontend", Namespace: "shop", UID: "uid-frontend"},
 		Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"},
 		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5432}}}}

@@ -32,15 +32,12 @@ func (c *cluster) dns(ctx context.Context, d *labs.DNSCheck) (bool, string, any,
 		qtype = "A"
 	}
 	names := searchNames(d.Name, pod.Namespace)
-	script := `id=$(crictl pods --namespace "$1" --name "^$2\$" --state ready -q | head -n1)
-[ -n "$id" ] || { echo "ckalab-probe=nosandbox"; exit 0; }
-pid=$(crictl inspectp -o go-template --template '{{.info.pid}}' "$id")
-server=$3; qtype=$4; shift 4
+	script := enterPod + `server=$2; qtype=$3; shift 3
 for n in "$@"; do
   echo "ckalab-query=$n"
   nsenter -t "$pid" -n dig +tries=2 +time=2 +noall +comments +answer "@$server" "$n" "$qtype" 2>&1
 done`
-	args := append([]string{"bash", "-c", script, "dns", pod.Namespace, pod.Name, svc.Spec.ClusterIP, qtype}, names...)
+	args := append([]string{"bash", "-c", script, "dns", string(pod.UID), svc.Spec.ClusterIP, qtype}, names...)
 	out, err := c.t.Exec(ctx, pod.Spec.NodeName, nil, args...)
 	text := string(out)
 	if strings.Contains(text, "ckalab-probe=nosandbox") {
@@ -56,6 +53,10 @@ done`
 		status = st
 		if st == "" {
 			return false, fmt.Sprintf("no answer from the cluster DNS (%s) for %s from %s", svc.Spec.ClusterIP, name, from), map[string]any{"dig": tailString(body, 500)}, nil
+		}
+		if st != "NOERROR" && st != "NXDOMAIN" {
+			// A broken DNS (SERVFAIL, REFUSED) proves no name absent.
+			return false, fmt.Sprintf("the cluster DNS answered %s for %s from %s", st, name, from), map[string]any{"dig": tailString(body, 500)}, nil
 		}
 		if records := digRecords(body, qtype); st == "NOERROR" && records != "" {
 			answer, resolved = records, name

@@ -20,7 +20,7 @@ func digA(name, ip string) string {
 }
 
 func TestDNSCheck(t *testing.T) {
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "shop"},
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "shop", UID: "uid-client"},
 		Spec: corev1.PodSpec{NodeName: "c-worker"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	dnsSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}}
 	// The cluster knows db.shop.svc.cluster.local and api.example.com.
@@ -29,14 +29,16 @@ func TestDNSCheck(t *testing.T) {
 	c := &cluster{core: fake.NewSimpleClientset(pod, dnsSvc), t: Target{
 		Nodes: map[string]string{"worker": "c-worker"},
 		Exec: func(_ context.Context, node string, _ io.Reader, cmd ...string) ([]byte, error) {
-			if node != "c-worker" || cmd[6] != "10.96.0.10" || cmd[4] != "shop" || cmd[5] != "client" {
+			if node != "c-worker" || cmd[5] != "10.96.0.10" || cmd[4] != "uid-client" {
 				t.Errorf("ran %q on %s", cmd, node)
 			}
-			asked = cmd[8:]
+			asked = cmd[7:]
 			var out strings.Builder
-			for _, n := range cmd[8:] {
+			for _, n := range cmd[7:] {
 				out.WriteString("ckalab-query=" + n + "\n")
-				if ip, ok := known[n]; ok {
+				if strings.HasPrefix(n, "broken.") {
+					out.WriteString(";; ->>HEADER<<- opcode: QUERY, status: SERVFAIL, id: 1\n")
+				} else if ip, ok := known[n]; ok {
 					out.WriteString(digA(n, ip))
 				} else {
 					out.WriteString(digNX)
@@ -56,6 +58,7 @@ func TestDNSCheck(t *testing.T) {
 		{"wrong answer", labs.DNSCheck{FromNamespace: "shop", FromPod: "client", Name: "db", AnswerMatches: `10\.96\.9\.9`}, false, "does not match"},
 		{"does not resolve", labs.DNSCheck{FromNamespace: "shop", FromPod: "client", Name: "cache"}, false, "does not resolve from shop/client (NXDOMAIN)"},
 		{"must not resolve", labs.DNSCheck{FromNamespace: "shop", FromPod: "client", Name: "cache", NXDomain: true}, true, ""},
+		{"a broken DNS proves nothing absent", labs.DNSCheck{FromNamespace: "shop", FromPod: "client", Name: "broken", NXDomain: true}, false, "answered SERVFAIL"},
 		{"resolves but must not", labs.DNSCheck{FromNamespace: "shop", FromPod: "client", Name: "db", NXDomain: true}, false, "and should not"},
 	} {
 		passed, msg, _, err := c.dns(context.Background(), &tc.d)

@@ -39,10 +39,7 @@ func (c *cluster) http(ctx context.Context, h *labs.HTTPCheck) (bool, string, an
 		return false, err.Error(), nil, nil
 	}
 	script := `if [ -n "$1" ]; then
-  id=$(crictl pods --namespace "${1%%/*}" --name "^${1#*/}\$" --state ready -q | head -n1)
-  [ -n "$id" ] || { echo "ckalab-probe=nosandbox"; exit 0; }
-  pid=$(crictl inspectp -o go-template --template '{{.info.pid}}' "$id")
-  shift; exec nsenter -t "$pid" -n curl "$@"
+` + enterPod + `  shift; exec nsenter -t "$pid" -n curl "$@"
 fi
 shift; exec curl "$@"`
 	out, err := c.t.Exec(ctx, node, nil, append([]string{"bash", "-c", script, "http", netns}, args...)...)
@@ -95,7 +92,7 @@ func (c *cluster) httpSource(ctx context.Context, h *labs.HTTPCheck) (node, netn
 	if !c.t.hasNode(pod.Spec.NodeName) {
 		return "", "", "", fmt.Errorf("%s is not running on a node of this cluster (spec.nodeName %q)", from, pod.Spec.NodeName)
 	}
-	return pod.Spec.NodeName, pod.Namespace + "/" + pod.Name, from, nil
+	return pod.Spec.NodeName, string(pod.UID), from, nil
 }
 
 // clusterName resolves svc.ns, svc.ns.svc[.cluster.local] and pod.ns.pod

@@ -14,7 +14,7 @@ import (
 )
 
 func TestHTTPCheck(t *testing.T) {
-	client := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "web"},
+	client := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "web", UID: "uid-client"},
 		Spec: corev1.PodSpec{NodeName: "c-worker"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "web"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20"}}
 	var node string
@@ -33,7 +33,7 @@ func TestHTTPCheck(t *testing.T) {
 		t.Fatalf("%s %v", msg, err)
 	}
 	joined := strings.Join(args, " ")
-	if node != "c-worker" || args[4] != "web/client" || !strings.Contains(joined, "--resolve api.web:80:10.96.0.20") || !strings.HasSuffix(joined, "-- http://api.web/healthz") {
+	if node != "c-worker" || args[4] != "uid-client" || !strings.Contains(joined, "--resolve api.web:80:10.96.0.20") || !strings.HasSuffix(joined, "-- http://api.web/healthz") {
 		t.Fatalf("ran on %s: %q", node, args)
 	}
 

@@ -52,7 +52,9 @@ func (c *cluster) nodeInfos(ctx context.Context, want string) ([]NodeInfo, error
 func (c *cluster) nodes(ctx context.Context, n *labs.NodesCheck) (bool, string, any, error) {
 	want := ""
 	if n.Node != "" {
-		want = c.t.Nodes[n.Node]
+		if want = c.t.Nodes[n.Node]; want == "" {
+			return false, fmt.Sprintf("no node %s in this cluster", n.Node), nil, nil
+		}
 	}
 	infos, err := c.nodeInfos(ctx, want)
 	if err != nil {

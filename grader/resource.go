@@ -26,7 +26,7 @@ func (c *cluster) expand(s string) string {
 
 func (c *cluster) resource(ctx context.Context, rc *labs.ResourceCheck) (bool, string, any, error) {
 	r := *rc
-	r.Name, r.Selector, r.FieldSelector = c.expand(r.Name), c.expand(r.Selector), c.expand(r.FieldSelector)
+	r.Name, r.Namespace, r.Selector, r.FieldSelector = c.expand(r.Name), c.expand(r.Namespace), c.expand(r.Selector), c.expand(r.FieldSelector)
 	if r.Equals != nil {
 		eq := c.expand(*r.Equals)
 		r.Equals = &eq
