@@ -144,7 +144,7 @@ func (c *cluster) serving(ctx context.Context, host string, port int) error {
 		}
 		for _, cond := range p.Status.Conditions {
 			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-				return nil
+				return c.listening(ctx, p, port)
 			}
 		}
 		return fmt.Errorf("pod %s/%s is not Ready", parts[1], parts[0])
@@ -154,9 +154,11 @@ func (c *cluster) serving(ctx context.Context, host string, port int) error {
 	if err != nil {
 		return fmt.Errorf("service %s/%s: %v", ns, name, err)
 	}
-	hasPort := false
+	portName, hasPort := "", false
 	for _, p := range svc.Spec.Ports {
-		hasPort = hasPort || int(p.Port) == port
+		if int(p.Port) == port {
+			portName, hasPort = p.Name, true
+		}
 	}
 	if !hasPort {
 		return fmt.Errorf("service %s/%s has no port %d", ns, name, port)
@@ -165,12 +167,48 @@ func (c *cluster) serving(ctx context.Context, host string, port int) error {
 	if err != nil {
 		return err
 	}
+	var last error = fmt.Errorf("service %s/%s has no ready endpoints", ns, name)
 	for _, sl := range slices.Items {
+		target := 0
+		for _, p := range sl.Ports {
+			if p.Port != nil && (p.Name == nil && portName == "" || p.Name != nil && *p.Name == portName) {
+				target = int(*p.Port)
+			}
+		}
 		for _, e := range sl.Endpoints {
-			if e.Conditions.Ready == nil || *e.Conditions.Ready {
+			if (e.Conditions.Ready != nil && !*e.Conditions.Ready) || e.TargetRef == nil || e.TargetRef.Kind != "Pod" || target == 0 {
+				continue
+			}
+			p, err := c.core.CoreV1().Pods(ns).Get(ctx, e.TargetRef.Name, metav1.GetOptions{})
+			if err != nil {
+				last = fmt.Errorf("endpoint pod %s/%s: %v", ns, e.TargetRef.Name, err)
+				continue
+			}
+			// One serving endpoint is enough: the probe would reach it.
+			if last = c.listening(ctx, p, target); last == nil {
 				return nil
 			}
 		}
 	}
-	return fmt.Errorf("service %s/%s has no ready endpoints", ns, name)
+	return last
+}
+
+// listening says whether something in the pod listens on TCP port,
+// looked up in the pod's network namespace on its node.
+func (c *cluster) listening(ctx context.Context, p *corev1.Pod, port int) error {
+	if !c.t.hasNode(p.Spec.NodeName) || p.UID == "" {
+		return fmt.Errorf("pod %s/%s is not running on a node of this cluster", p.Namespace, p.Name)
+	}
+	script := enterPod + `if nsenter -t "$pid" -n ss -Hltn "sport = :$2" | grep -q .; then echo ckalab-listen=yes; else echo ckalab-listen=no; fi`
+	out, err := c.t.Exec(ctx, p.Spec.NodeName, nil, "bash", "-c", script, "listen", string(p.UID), strconv.Itoa(port))
+	switch text := string(out); {
+	case strings.Contains(text, "ckalab-listen=yes"):
+		return nil
+	case strings.Contains(text, "ckalab-listen=no"):
+		return fmt.Errorf("nothing in pod %s/%s listens on port %d", p.Namespace, p.Name, port)
+	case strings.Contains(text, "ckalab-probe=nosandbox"):
+		return fmt.Errorf("pod %s/%s is not running", p.Namespace, p.Name)
+	default:
+		return fmt.Errorf("looking for a listener in pod %s/%s: %v", p.Namespace, p.Name, err)
+	}
 }

@@ -56,32 +56,52 @@ func TestConnectivityRefusesAPodOnAForeignNode(t *testing.T) {
 }
 
 // A blocked probe counts only when the target serves: deleting the db's
-// pod (or its Service port) must not pass as a NetworkPolicy.
+// pod, its Service port, or what listens in it must not pass as a
+// NetworkPolicy.
 func TestBlockedNeedsALiveTarget(t *testing.T) {
 	src := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "frontend", Namespace: "shop", UID: "uid-frontend"},
+		Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	db := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop", UID: "uid-db"},
 		Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"},
 		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5432}}}}
 	ready, notReady := true, false
 	slice := func(r *bool) *discoveryv1.EndpointSlice {
+		port := int32(5432)
 		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "db-x", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "db"}},
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.5"}, Conditions: discoveryv1.EndpointConditions{Ready: r}}}}
+			Ports: []discoveryv1.EndpointPort{{Port: &port}},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.5"}, Conditions: discoveryv1.EndpointConditions{Ready: r},
+				TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "db", Namespace: "shop"}}}}
 	}
-	exec := func(context.Context, string, io.Reader, ...string) ([]byte, error) {
+	listens := true
+	exec := func(_ context.Context, _ string, _ io.Reader, cmd ...string) ([]byte, error) {
+		if cmd[3] == "listen" {
+			if cmd[4] != "uid-db" || cmd[5] != "5432" {
+				t.Errorf("listener looked up in %q", cmd[3:])
+			}
+			if listens {
+				return []byte("ckalab-listen=yes"), nil
+			}
+			return []byte("ckalab-listen=no"), nil
+		}
 		return []byte("ckalab-probe=closed"), nil
 	}
 	check := &labs.ConnectivityCheck{FromNamespace: "shop", FromPod: "frontend", Host: "db.shop", Port: 5432, Expect: "blocked"}
 	for _, tc := range []struct {
-		name string
-		objs []runtime.Object
-		pass bool
-		why  string
+		name    string
+		objs    []runtime.Object
+		listens bool
+		pass    bool
+		why     string
 	}{
-		{"serving", []runtime.Object{src, svc, slice(&ready)}, true, ""},
-		{"no ready pod", []runtime.Object{src, svc, slice(&notReady)}, false, "no ready endpoints"},
-		{"no endpoints", []runtime.Object{src, svc}, false, "no ready endpoints"},
-		{"port removed", []runtime.Object{src, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5433}}}}, slice(&ready)}, false, "has no port 5432"},
+		{"serving", []runtime.Object{src, db, svc, slice(&ready)}, true, true, ""},
+		{"nothing listens", []runtime.Object{src, db, svc, slice(&ready)}, false, false, "nothing in pod shop/db listens on port 5432"},
+		{"no ready pod", []runtime.Object{src, db, svc, slice(&notReady)}, true, false, "no ready endpoints"},
+		{"no endpoints", []runtime.Object{src, svc}, true, false, "no ready endpoints"},
+		{"port removed", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5433}}}}, slice(&ready)}, true, false, "has no port 5432"},
+		{"headless", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "None", Ports: []corev1.ServicePort{{Port: 5432}}}}, slice(&ready)}, true, false, "has no cluster IP"},
 	} {
+		listens = tc.listens
 		c := &cluster{t: Target{Nodes: map[string]string{"worker": "n"}, Exec: exec}, core: fake.NewSimpleClientset(tc.objs...)}
 		passed, msg, _, err := c.connectivity(context.Background(), check)
 		if err != nil || passed != tc.pass || !strings.Contains(msg, tc.why) {
