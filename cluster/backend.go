@@ -21,6 +21,9 @@ type Backend interface {
 	Summaries(ctx context.Context) (map[string]*Summary, error)
 	Exec(ctx context.Context, cluster, node string, stdin io.Reader, command ...string) ([]byte, error)
 	Shell(ctx context.Context, cluster, node, id string, cols, rows uint16) (*Shell, error)
+	// Probe runs a command beside a node, in its PID and network
+	// namespaces, with the node image's pristine binaries.
+	Probe(ctx context.Context, cluster, node string, command ...string) ([]byte, error)
 	// ReadFile copies a file out of a node without running anything in it.
 	ReadFile(ctx context.Context, cluster, node, path string, limit int64) ([]byte, error)
 	// Ready says whether the engine answers and holds image, and what to

@@ -124,11 +124,18 @@ func TestIntegrationRemoteEngine(t *testing.T) {
 		{ID: "dns", Spec: &labs.DNSCheck{FromNamespace: "remote", FromPod: "probe", Name: "kubernetes.default", AnswerMatches: `^10\.96\.0\.1$`}},
 		{ID: "nxdomain", Spec: &labs.DNSCheck{FromNamespace: "remote", FromPod: "probe", Name: "nothere.remote", NXDomain: true}},
 		{ID: "http", Spec: &labs.HTTPCheck{FromNamespace: "remote", FromPod: "probe", URL: "https://kubernetes.default.svc/livez", BodyMatches: "^ok$"}},
+		{ID: "listening", Spec: &labs.ConnectivityCheck{FromNamespace: "remote", FromPod: "probe", Host: "kubernetes.default", Port: 443, Expect: "allowed"}},
 		{ID: "file", Spec: &labs.FileCheck{Node: "control-plane", Path: "/etc/kubernetes/manifests/kube-apiserver.yaml", YAMLPath: "{.metadata.name}", Equals: ptr("kube-apiserver")}},
 		{ID: "no-file", Spec: &labs.FileCheck{Node: "control-plane", Path: "/opt/course/1/missing.txt", Exists: &no}},
 		{ID: "certificate", Spec: &labs.CertificateCheck{Node: "control-plane", Path: "/etc/kubernetes/pki/apiserver.crt", DNSNames: []string{"kubernetes.default.svc", "${control-plane}"}, IPAddresses: []string{"10.96.0.1"}, Issuer: "kubernetes"}},
 	}}}}
-	target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: map[string]string{"control-plane": node}, Exec: run, ReadFile: m.FilesIn(name)}
+	// Probes run beside the node with the image's own binaries: the
+	// node's curl, dig, ss and crictl now lie too.
+	liars := "for b in curl dig ss crictl nsenter; do printf '#!/bin/sh\\necho ckalab-status=200 ckalab-listen=yes\\n' > /usr/bin/$b; done"
+	if out, err := m.Exec(ctx, name, node, nil, "sh", "-c", liars); err != nil {
+		t.Fatalf("replacing the node's probe tools: %v %s", err, out)
+	}
+	target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: map[string]string{"control-plane": node}, Exec: run, ReadFile: m.FilesIn(name), Probe: m.ProbesIn(name)}
 	if rep := grader.New(log).Grade(ctx, kinds, target); rep.Score != rep.MaxScore {
 		for _, r := range rep.Results {
 			if !r.Passed {

@@ -97,7 +97,7 @@ func TestSolutionBots(t *testing.T) {
 						diagnose()
 						t.Fatalf("setup: %v", err)
 					}
-					target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.In(c.Name), ReadFile: m.FilesIn(c.Name), SetupDone: time.Now()}
+					target := grader.Target{Kubeconfig: c.Kubeconfig, Nodes: nodes, Exec: m.In(c.Name), ReadFile: m.FilesIn(c.Name), Probe: m.ProbesIn(c.Name), SetupDone: time.Now()}
 					// Zero before work: no check counts on a fresh setup.
 					if before := g.Grade(ctx, lab, target); before.Score != 0 {
 						for _, r := range before.Results {

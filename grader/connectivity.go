@@ -42,7 +42,7 @@ func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (
 	}
 	// Values reach the node as arguments, never spliced into a script.
 	script := "set -e\n" + enterPod + `if nsenter -t "$pid" -n timeout 3 bash -c '</dev/tcp/$0/$1' "$2" "$3" 2>/dev/null; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
-	out, err := c.t.Exec(ctx, pod.Spec.NodeName, nil, "bash", "-c", script, "probe", string(pod.UID), ip, strconv.Itoa(n.Port))
+	out, err := c.probe(ctx, pod.Spec.NodeName, "bash", "-c", script, "probe", string(pod.UID), ip, strconv.Itoa(n.Port))
 	text := string(out)
 	ev := map[string]any{"from": pod.Namespace + "/" + pod.Name, "fromIP": pod.Status.PodIP, "to": net.JoinHostPort(ip, strconv.Itoa(n.Port)), "host": n.Host}
 	var open bool
@@ -200,7 +200,7 @@ func (c *cluster) listening(ctx context.Context, p *corev1.Pod, port int) error 
 		return fmt.Errorf("pod %s/%s is not running on a node of this cluster", p.Namespace, p.Name)
 	}
 	script := enterPod + `if nsenter -t "$pid" -n ss -Hltn "sport = :$2" | grep -q .; then echo ckalab-listen=yes; else echo ckalab-listen=no; fi`
-	out, err := c.t.Exec(ctx, p.Spec.NodeName, nil, "bash", "-c", script, "listen", string(p.UID), strconv.Itoa(port))
+	out, err := c.probe(ctx, p.Spec.NodeName, "bash", "-c", script, "listen", string(p.UID), strconv.Itoa(port))
 	switch text := string(out); {
 	case strings.Contains(text, "ckalab-listen=yes"):
 		return nil

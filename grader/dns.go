@@ -38,7 +38,7 @@ for n in "$@"; do
   nsenter -t "$pid" -n dig +tries=2 +time=2 +noall +comments +answer "@$server" "$n" "$qtype" 2>&1
 done`
 	args := append([]string{"bash", "-c", script, "dns", string(pod.UID), svc.Spec.ClusterIP, qtype}, names...)
-	out, err := c.t.Exec(ctx, pod.Spec.NodeName, nil, args...)
+	out, err := c.probe(ctx, pod.Spec.NodeName, args...)
 	text := string(out)
 	if strings.Contains(text, "ckalab-probe=nosandbox") {
 		return false, fmt.Sprintf("pod %s is not running", from), nil, nil

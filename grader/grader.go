@@ -40,8 +40,24 @@ type Target struct {
 	// ReadFile copies a file out of a node through the container engine,
 	// running nothing there (cluster.Manager.FilesIn).
 	ReadFile ReadFile
+	// Probe runs a probe's command beside a node with the platform's own
+	// binaries, in the node's PID and network namespaces
+	// (cluster.Manager.ProbesIn). Without it probes run in the node (Exec).
+	Probe Probe
 	// SetupDone is when the lab's setup ended (the student's start).
 	SetupDone time.Time
+}
+
+// Probe runs a command beside a node container of the graded cluster.
+type Probe func(ctx context.Context, node string, command ...string) ([]byte, error)
+
+// probe runs connectivity, http and dns probes: beside the node when the
+// target can, else in it.
+func (c *cluster) probe(ctx context.Context, node string, command ...string) ([]byte, error) {
+	if c.t.Probe != nil {
+		return c.t.Probe(ctx, node, command...)
+	}
+	return c.t.Exec(ctx, node, nil, command...)
 }
 
 // ReadFile reads a file of a node container of the graded cluster, at

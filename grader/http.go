@@ -42,7 +42,7 @@ func (c *cluster) http(ctx context.Context, h *labs.HTTPCheck) (bool, string, an
 ` + enterPod + `  shift; exec nsenter -t "$pid" -n curl "$@"
 fi
 shift; exec curl "$@"`
-	out, err := c.t.Exec(ctx, node, nil, append([]string{"bash", "-c", script, "http", netns}, args...)...)
+	out, err := c.probe(ctx, node, append([]string{"bash", "-c", script, "http", netns}, args...)...)
 	text := string(out)
 	ev := map[string]any{"from": from, "url": target}
 	if strings.Contains(text, "ckalab-probe=nosandbox") {

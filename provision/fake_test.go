@@ -67,6 +67,10 @@ func (f *fakeBackend) Exec(context.Context, string, string, io.Reader, ...string
 	return nil, nil
 }
 
+func (f *fakeBackend) Probe(context.Context, string, string, ...string) ([]byte, error) {
+	return nil, errors.New("no probes in the fake")
+}
+
 func (f *fakeBackend) ReadFile(context.Context, string, string, string, int64) ([]byte, error) {
 	return nil, errors.New("no files in the fake")
 }

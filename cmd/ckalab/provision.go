@@ -88,7 +88,7 @@ func shellLauncher(clusters cluster.Backend) terminal.Launcher {
 // environment's admin kubeconfig (kept by the server) and docker exec.
 func gradeWith(g *grader.Grader, clusters *cluster.Manager) server.GradeFunc {
 	return func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
-		t := grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName), ReadFile: clusters.FilesIn(env.ClusterName)}
+		t := grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName), ReadFile: clusters.FilesIn(env.ClusterName), Probe: clusters.ProbesIn(env.ClusterName)}
 		if env.StartedAt != nil {
 			t.SetupDone = *env.StartedAt // set up, then handed over
 		}

@@ -48,7 +48,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		g := grader.New(log.With("component", "grader"))
 		deps.Grade = gradeWith(g, clusters)
 		deps.Health = func(ctx context.Context, env store.Environment) grader.Health {
-			return g.Health(ctx, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName), ReadFile: clusters.FilesIn(env.ClusterName)})
+			return g.Health(ctx, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName), ReadFile: clusters.FilesIn(env.ClusterName), Probe: clusters.ProbesIn(env.ClusterName)})
 		}
 		go func() {
 			if err := prov.Run(ctx); err != nil {
