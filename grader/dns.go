@@ -51,12 +51,18 @@ done`
 		name, body, _ := strings.Cut(part, "\n")
 		st := digStatus(body)
 		status = st
-		if st == "" {
-			return false, fmt.Sprintf("no answer from the cluster DNS (%s) for %s from %s", svc.Spec.ClusterIP, name, from), map[string]any{"dig": tailString(body, 500)}, nil
-		}
 		if st != "NOERROR" && st != "NXDOMAIN" {
-			// A broken DNS (SERVFAIL, REFUSED) proves no name absent.
-			return false, fmt.Sprintf("the cluster DNS answered %s for %s from %s", st, name, from), map[string]any{"dig": tailString(body, 500)}, nil
+			// Inside the cluster's domain the cluster DNS must answer: a
+			// broken one (no answer, SERVFAIL) proves no name absent.
+			// Outside it, an upstream that fails is a name that does not
+			// resolve, as the pod would see it.
+			if strings.HasSuffix(name, ".cluster.local.") {
+				if st == "" {
+					st = "nothing"
+				}
+				return false, fmt.Sprintf("the cluster DNS (%s) answered %s for %s from %s", svc.Spec.ClusterIP, st, name, from), map[string]any{"dig": tailString(body, 500)}, nil
+			}
+			continue
 		}
 		if records := digRecords(body, qtype); st == "NOERROR" && records != "" {
 			answer, resolved = records, name

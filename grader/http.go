@@ -53,7 +53,7 @@ shift; exec curl "$@"`
 		return false, "", ev, fmt.Errorf("curl from %s: %v", from, err)
 	}
 	status, _ := strconv.Atoi(strings.TrimSpace(text[i+len("ckalab-status="):]))
-	body := text[:i]
+	body := strings.TrimSuffix(text[:i], "\n") // the newline -w adds
 	ev["status"], ev["body"] = status, tailString(body, 500)
 	want := h.Status
 	if want == 0 {
