@@ -1,7 +1,10 @@
 // Package grader checks a student's live cluster against a lab's checks,
-// from the server, with the platform's own credentials: the API through
-// the environment's admin kubeconfig, nodes through Docker. Nothing the
-// student can edit takes part, except what a nodeCommand check runs.
+// from the server, with the platform's own credentials: the API through a
+// system:masters client certificate minted at the cluster's creation;
+// node files through the container engine's archive API; probes (network,
+// http, dns) in throwaway containers of the node image beside the node,
+// with binaries the student cannot replace. Only a nodeCommand check runs
+// what the node holds.
 package grader
 
 import (
