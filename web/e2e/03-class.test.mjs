@@ -61,7 +61,7 @@ export default async function () {
     await page.getByRole('list', { name: 'Hints for task 1' }).getByRole('listitem').first().waitFor()
     await page.getByRole('button', { name: 'Check', exact: true }).click()
     await page.getByText(/Score: [0-4]\.\d \/ 5/).waitFor({ timeout: 60000 })
-    await page.getByText('jane cannot list pods in namespace dev yet').waitFor()
+    await page.getByText(/user jane cannot get pods, list pods, .* in namespace dev yet/).waitFor()
     await page.screenshot({ path: `${artifacts}/lab-check-failing.png` })
     await row.locator('[data-lab="rbac-developer"]').getByText(/^[0-4]\.\d\/5$/).waitFor({ timeout: 10000 })
     await row.getByText('rbac-developer: running').waitFor()
@@ -113,6 +113,20 @@ export default async function () {
     const col = csv[0].indexOf('rbac-developer')
     const ana = csv.find((r) => r[0] === 'ana@example.com')
     assert(col > 0 && ana && ana[col] === '100.0' && ana[csv[0].indexOf('labs_passed')] === '1', 'grades csv:\n' + csv.join('\n'))
+
+    // At full marks the attempt is over: once her instructor allows it, she
+    // reads the solution and why it is right.
+    const toggle = tpage.getByLabel('Students may see solutions after a Check')
+    await toggle.click()
+    for (let i = 0; !(await toggle.isChecked()); i++) {
+      assert(i < 50, 'the cohort did not start showing solutions')
+      await tpage.waitForTimeout(100)
+    }
+    await page.getByRole('button', { name: 'Show the solution' }).click()
+    const solution = page.getByRole('region', { name: 'Solution' })
+    await solution.getByRole('heading', { name: 'Why: A Role for jane in dev' }).waitFor({ timeout: 10000 })
+    await solution.getByText('kubectl create role developer').waitFor()
+    await page.screenshot({ path: `${artifacts}/lab-solution.png` })
 
     // Her history, then a reset to a fresh cluster.
     const envId = new URL(page.url()).pathname.split('/').pop()
