@@ -118,11 +118,12 @@ func (s *Server) closeStream(st *stream) {
 	}
 }
 
-// endStreamsOf ends every stream opened under a sign-in, and the shells it
-// started (at sign-out, expiry).
+// endStreamsOf ends every stream opened under a sign-in, then the shells it
+// started (at sign-out, expiry): streams first, so that a terminal says why
+// it ended (signed out) rather than that its shell exited.
 func (s *Server) endStreamsOf(hash []byte, why string) {
 	if s.terminals != nil {
-		s.terminals.CloseSignIn(string(hash), why)
+		defer s.terminals.CloseSignIn(string(hash), why)
 	}
 	t := s.streams
 	t.mu.Lock()

@@ -302,6 +302,13 @@ func (s *Server) termWriter(conn *websocket.Conn, client *terminal.Client, sess 
 			_ = conn.WriteControl(websocket.CloseMessage, frame, time.Now().Add(termWriteWait))
 			return
 		case <-client.Done():
+			// A shell closed because the sign-in ended says so.
+			select {
+			case <-live.Done():
+				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, live.Why()), time.Now().Add(termWriteWait))
+				return
+			default:
+			}
 			// Flush what is queued, then say why.
 		flush:
 			for {
