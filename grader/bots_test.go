@@ -22,7 +22,8 @@ import (
 // TestSolutionBots proves every shipped lab on real clusters, each run on
 // a fresh setup: right after setup a lab scores exactly 0; its solution
 // and each alternative reach full marks; each shortcut stays below them.
-// CKALAB_LABS=a,b limits the run to some labs.
+// CKALAB_LABS=a,b limits the run to some labs, CKALAB_BOTS=solution,… to
+// some kinds of run (solution, shortcut, alternative).
 func TestSolutionBots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("solution bots need Docker and the node images")
@@ -154,6 +155,9 @@ func TestSolutionBots(t *testing.T) {
 			runs = append(runs, botRun{kind: "alternative", bot: b, full: true})
 		}
 		for _, run := range runs {
+			if kinds := os.Getenv("CKALAB_BOTS"); kinds != "" && !slices.Contains(strings.Split(kinds, ","), run.kind) {
+				continue
+			}
 			jobs = append(jobs, job{lab, run, fmt.Sprintf("ckbot%d-%d", time.Now().UnixNano()%100000, len(jobs))})
 		}
 	}
