@@ -17,7 +17,7 @@ import (
 )
 
 // maxSnapshotBytes bounds the etcd snapshot a check copies off a node.
-const maxSnapshotBytes = 256 << 20
+const maxSnapshotBytes = 128 << 20
 
 // etcdSnapshot inspects a snapshot in the server process: nothing on the
 // node (its etcdutl, its shell) takes part.
