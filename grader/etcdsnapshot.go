@@ -7,11 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"runtime/debug"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/ckalab/ckalab/labs"
 )
@@ -55,10 +50,11 @@ type snapshot struct {
 // appends: most often a copy of etcd's member/snap/db.
 var errNoHash = errors.New("it has no integrity hash (a copy of etcd's data file, not `etcdctl snapshot save`?)")
 
-// openSnapshot verifies a snapshot's hash and reads its keys. The file may
-// be crafted: faults and panics in the database reader become errors, and
-// reading stops after maxSnapshotKeys revisions.
-func openSnapshot(data []byte) (snap *snapshot, err error) {
+// openSnapshot verifies a snapshot's hash and reads its keys. The file is
+// the student's and may be crafted: it is read by boltReader, which checks
+// every offset, visits each page once and stops after maxSnapshotKeys
+// revisions, so no file can loop, overflow the stack or crash the server.
+func openSnapshot(data []byte) (*snapshot, error) {
 	// etcd appends sha256(db) to a snapshot; the db is a multiple of 512 bytes.
 	if len(data)%512 != sha256.Size {
 		return nil, errNoHash
@@ -67,53 +63,32 @@ func openSnapshot(data []byte) (snap *snapshot, err error) {
 	if h := sha256.Sum256(db); !bytes.Equal(h[:], sum) {
 		return nil, errors.New("its integrity hash does not match: the file is damaged")
 	}
-	f, err := os.CreateTemp("", "ckalab-snapshot-*.db")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(db); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if p := recover(); p != nil {
-			snap, err = nil, fmt.Errorf("its database is damaged: %v", p)
-		}
-	}()
-	bdb, err := bolt.Open(f.Name(), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	r, err := newBoltReader(db)
 	if err != nil {
 		return nil, fmt.Errorf("its database does not open: %w", err)
 	}
-	defer bdb.Close()
-	snap = &snapshot{keys: map[string]bool{}}
-	err = bdb.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("key"))
-		if b == nil {
-			return errors.New("it has no key bucket")
+	keyBucket, err := r.bucket(r.root, "key")
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{keys: map[string]bool{}}
+	n := 0
+	// Keys are revisions in order: main (8 bytes), '_', sub (8 bytes), and
+	// a 't' for a deletion; values are mvccpb.KeyValue.
+	err = r.each(keyBucket, func(rev, kv []byte, _ uint32) error {
+		if n++; n > maxSnapshotKeys {
+			return fmt.Errorf("it has over %d revisions", maxSnapshotKeys)
 		}
-		n := 0
-		// Keys are revisions in order: main (8 bytes), '_', sub (8 bytes),
-		// and a 't' for a deletion; values are mvccpb.KeyValue.
-		return b.ForEach(func(rev, kv []byte) error {
-			if n++; n > maxSnapshotKeys {
-				return fmt.Errorf("it has over %d revisions", maxSnapshotKeys)
-			}
-			if len(rev) < 17 {
-				return fmt.Errorf("revision key of %d bytes", len(rev))
-			}
-			snap.revision = max(snap.revision, int64(binary.BigEndian.Uint64(rev[:8])))
-			key, err := kvKey(kv)
-			if err != nil {
-				return err
-			}
-			snap.keys[string(key)] = len(rev) == 17 // 18 bytes: a tombstone
-			return nil
-		})
+		if len(rev) < 17 {
+			return fmt.Errorf("revision key of %d bytes", len(rev))
+		}
+		snap.revision = max(snap.revision, int64(binary.BigEndian.Uint64(rev[:8])))
+		key, err := kvKey(kv)
+		if err != nil {
+			return err
+		}
+		snap.keys[string(key)] = len(rev) == 17 // 18 bytes: a tombstone
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -41,8 +43,8 @@ func kv(key, value string, rev int64) []byte {
 }
 
 // testDB is an etcd-like bolt database: marker and doomed written, doomed
-// then deleted.
-func testDB(t *testing.T) []byte {
+// then deleted; extra more pods fill pages (branch pages beyond a few hundred).
+func testDB(t *testing.T, extra ...int) []byte {
 	path := filepath.Join(t.TempDir(), "db")
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -59,6 +61,11 @@ func testDB(t *testing.T) []byte {
 			tombstone bool
 		}{{2, "/registry/configmaps/default/marker", false}, {3, "/registry/pods/default/doomed", false}, {4, "/registry/pods/default/doomed", true}} {
 			if err := b.Put(revKey(e.rev, 0, e.tombstone), kv(e.key, "v", e.rev)); err != nil {
+				return err
+			}
+		}
+		for i := range append(extra, 0)[0] {
+			if err := b.Put(revKey(int64(10+i), 0, false), kv(fmt.Sprintf("/registry/pods/default/p%05d", i), strings.Repeat("x", 200), int64(10+i))); err != nil {
 				return err
 			}
 		}
@@ -136,5 +143,36 @@ func TestEtcdSnapshotCheckReadsOnTheServer(t *testing.T) {
 		if err != nil || passed != tc.pass || !strings.Contains(msg, tc.why) {
 			t.Errorf("%s: passed=%v msg=%q err=%v", tc.name, passed, msg, err)
 		}
+	}
+}
+
+// A large database (branch pages) reads whole; a branch page made to
+// point at itself fails at once instead of looping.
+func TestSnapshotPagesAreWalkedOnce(t *testing.T) {
+	db := testDB(t, 5000)
+	snap, err := openSnapshot(withHash(db))
+	if err != nil || len(snap.keys) != 5001 || snap.revision != 5009 {
+		t.Fatalf("large snapshot: %v keys, revision %v, %v", len(snap.keys), snap.revision, err)
+	}
+	const ps = 4096
+	looped := false
+	for id := 2; id < len(db)/ps; id++ {
+		p := db[id*ps:]
+		if binary.LittleEndian.Uint16(p[8:]) == boltBranch && binary.LittleEndian.Uint16(p[10:]) > 0 {
+			crafted := append([]byte{}, db...)
+			binary.LittleEndian.PutUint64(crafted[id*ps+boltPageHeader+8:], uint64(id)) // first child: itself
+			start := time.Now()
+			if _, err := openSnapshot(withHash(crafted)); err == nil {
+				t.Fatal("a self-referencing page opened")
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("a self-referencing page took %s", time.Since(start))
+			}
+			looped = true
+			break
+		}
+	}
+	if !looped {
+		t.Fatal("no branch page in the test database")
 	}
 }
