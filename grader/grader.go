@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -125,19 +126,60 @@ func connect(t Target) (*cluster, error) {
 	}
 	cfg.Timeout = DefaultTimeout
 	cfg.QPS, cfg.Burst = 50, 100
-	core, err := kubernetes.NewForConfig(cfg)
+	// The API server answering is the student's to replace: its answers
+	// are bounded, and its redirects are not followed (they could point
+	// the server at its own network).
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return boundedBodies{rt} }
+	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	core, err := kubernetes.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, err
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(rest.CopyConfig(cfg))
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfigAndClient(rest.CopyConfig(cfg), hc)
 	if err != nil {
 		return nil, err
 	}
 	return &cluster{t: t, core: core, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))}, nil
+}
+
+// maxAPIBody bounds one API answer the grader reads.
+const maxAPIBody = 32 << 20
+
+// boundedBodies cuts API answers at maxAPIBody: past it the read fails.
+type boundedBodies struct{ rt http.RoundTripper }
+
+func (b boundedBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := b.rt.RoundTrip(req)
+	if err == nil && resp.Body != nil {
+		resp.Body = &capped{ReadCloser: resp.Body, left: maxAPIBody}
+	}
+	return resp, err
+}
+
+// capped is a body that fails once more than left bytes were read.
+type capped struct {
+	io.ReadCloser
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("the API server's answer is over %d bytes", maxAPIBody)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.ReadCloser.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // Grade runs every check of the lab, several at a time. A task's weight
