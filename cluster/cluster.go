@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -69,6 +70,7 @@ type Manager struct {
 	// create serialises Create: kind picks the Docker network from a
 	// process-wide environment variable.
 	create sync.Mutex
+	probes atomic.Uint64 // numbers probe containers
 }
 
 // New returns a Manager for the local default engine that keeps kind's

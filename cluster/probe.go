@@ -30,17 +30,51 @@ func (m *Manager) Probe(ctx context.Context, cluster, node string, command ...st
 		return nil, fmt.Errorf("image of node %s: %w", node, err)
 	}
 	image := strings.TrimSpace(string(out))
-	args := []string{"run", "--rm", "--privileged", "--label", "io.ckalab.probe=" + cluster,
+	// Named, so that a probe the student stops (it runs in the node's PID
+	// namespace) is removed when its caller gives up; capped like a node.
+	name := fmt.Sprintf("ckalab-probe-%s-%d", cluster, m.probes.Add(1))
+	args := []string{"run", "--rm", "--privileged", "--name", name, "--label", "io.ckalab.probe=" + cluster,
+		"--memory", "256m", "--pids-limit", "64",
 		"--pid=container:" + n.String(), "--network=container:" + n.String(),
 		"-e", "CONTAINER_RUNTIME_ENDPOINT=" + containerdSocket, "-e", "IMAGE_SERVICE_ENDPOINT=" + containerdSocket,
 		"--entrypoint", command[0], image}
-	var buf bytes.Buffer
+	buf := &limitedBuffer{max: maxProbeOutput + 1}
 	cmd := m.docker(ctx, append(args, command[1:]...)...)
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Run(); err != nil {
+	cmd.Stdout, cmd.Stderr = buf, buf
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		// The client was killed; the container may live on without it.
+		_ = m.docker(context.Background(), "rm", "-f", name).Run()
+	}
+	if buf.Len() > maxProbeOutput {
+		return nil, fmt.Errorf("probe on %s: over %d bytes of output", node, maxProbeOutput)
+	}
+	if err != nil {
 		return buf.Bytes(), fmt.Errorf("probe on %s: %w: %s", node, err, bytes.TrimSpace(buf.Bytes()))
 	}
 	return buf.Bytes(), nil
+}
+
+// maxProbeOutput bounds what a probe may print (a student's server can
+// answer an http probe with an endless body).
+const maxProbeOutput = 4 << 20
+
+// limitedBuffer keeps the first max bytes written to it and counts the rest.
+type limitedBuffer struct {
+	bytes.Buffer
+	max     int
+	dropped int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Buffer.Len(); room < len(p) {
+		b.dropped += len(p) - max(room, 0)
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
 }
 
 // ProbesIn binds Probe to one cluster, as In does Exec.

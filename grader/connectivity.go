@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -163,12 +164,15 @@ func (c *cluster) serving(ctx context.Context, host string, port int) error {
 	if !hasPort {
 		return fmt.Errorf("service %s/%s has no port %d", ns, name, port)
 	}
-	slices, err := c.core.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
+	// Only the controller's slices: a hand-made one could name a pod that
+	// listens while sending traffic to an address that does not.
+	list, err := c.core.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + name + "," + discoveryv1.LabelManagedBy + "=endpointslice-controller.k8s.io"})
 	if err != nil {
 		return err
 	}
 	var last error = fmt.Errorf("service %s/%s has no ready endpoints", ns, name)
-	for _, sl := range slices.Items {
+	for _, sl := range list.Items {
 		target := 0
 		for _, p := range sl.Ports {
 			if p.Port != nil && (p.Name == nil && portName == "" || p.Name != nil && *p.Name == portName) {
@@ -176,13 +180,17 @@ func (c *cluster) serving(ctx context.Context, host string, port int) error {
 			}
 		}
 		for _, e := range sl.Endpoints {
-			if (e.Conditions.Ready != nil && !*e.Conditions.Ready) || e.TargetRef == nil || e.TargetRef.Kind != "Pod" || target == 0 {
+			if (e.Conditions.Ready != nil && !*e.Conditions.Ready) || e.TargetRef == nil || e.TargetRef.Kind != "Pod" ||
+				(e.TargetRef.Namespace != "" && e.TargetRef.Namespace != ns) || target == 0 {
 				continue
 			}
 			p, err := c.core.CoreV1().Pods(ns).Get(ctx, e.TargetRef.Name, metav1.GetOptions{})
 			if err != nil {
 				last = fmt.Errorf("endpoint pod %s/%s: %v", ns, e.TargetRef.Name, err)
 				continue
+			}
+			if !slices.Contains(e.Addresses, p.Status.PodIP) || p.UID != e.TargetRef.UID && e.TargetRef.UID != "" {
+				continue // the endpoint's address is not that pod's
 			}
 			// One serving endpoint is enough: the probe would reach it.
 			if last = c.listening(ctx, p, target); last == nil {

@@ -62,17 +62,19 @@ func TestBlockedNeedsALiveTarget(t *testing.T) {
 	src := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "frontend", Namespace: "shop", UID: "uid-frontend"},
 		Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
 	db := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop", UID: "uid-db"},
-		Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+		Spec: corev1.PodSpec{NodeName: "n"}, Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.1.5"}}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"},
 		Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5432}}}}
 	ready, notReady := true, false
-	slice := func(r *bool) *discoveryv1.EndpointSlice {
+	sliceOf := func(r *bool, managedBy, addr string) *discoveryv1.EndpointSlice {
 		port := int32(5432)
-		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "db-x", Namespace: "shop", Labels: map[string]string{discoveryv1.LabelServiceName: "db"}},
+		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "db-x", Namespace: "shop",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "db", discoveryv1.LabelManagedBy: managedBy}},
 			Ports: []discoveryv1.EndpointPort{{Port: &port}},
-			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.5"}, Conditions: discoveryv1.EndpointConditions{Ready: r},
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: r},
 				TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "db", Namespace: "shop"}}}}
 	}
+	slice := func(r *bool) *discoveryv1.EndpointSlice { return sliceOf(r, "endpointslice-controller.k8s.io", "10.244.1.5") }
 	listens := true
 	exec := func(_ context.Context, _ string, _ io.Reader, cmd ...string) ([]byte, error) {
 		if cmd[3] == "listen" {
@@ -98,6 +100,8 @@ func TestBlockedNeedsALiveTarget(t *testing.T) {
 		{"nothing listens", []runtime.Object{src, db, svc, slice(&ready)}, false, false, "nothing in pod shop/db listens on port 5432"},
 		{"no ready pod", []runtime.Object{src, db, svc, slice(&notReady)}, true, false, "no ready endpoints"},
 		{"no endpoints", []runtime.Object{src, svc}, true, false, "no ready endpoints"},
+		{"a hand-made slice", []runtime.Object{src, db, svc, sliceOf(&ready, "me", "10.244.1.5")}, true, false, "no ready endpoints"},
+		{"an address not the pod's", []runtime.Object{src, db, svc, sliceOf(&ready, "endpointslice-controller.k8s.io", "192.0.2.1")}, true, false, "no ready endpoints"},
 		{"port removed", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5433}}}}, slice(&ready)}, true, false, "has no port 5432"},
 		{"headless", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "None", Ports: []corev1.ServicePort{{Port: 5432}}}}, slice(&ready)}, true, false, "has no cluster IP"},
 	} {

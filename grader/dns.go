@@ -11,9 +11,10 @@ import (
 	"github.com/ckalab/ckalab/labs"
 )
 
-// dns queries the cluster DNS Service with dig on the pod's node, inside
-// the pod's network namespace, trying the pod's search domains in order
-// (names with a trailing dot are tried as they are).
+// dns queries the pod's nameserver (the cluster DNS Service's address when
+// the pod's resolv.conf cannot be read) from inside the pod's network
+// namespace, trying the pod's search domains in order (names with a
+// trailing dot are tried as they are).
 func (c *cluster) dns(ctx context.Context, d *labs.DNSCheck) (bool, string, any, error) {
 	pod, err := c.sourcePod(ctx, d.FromNamespace, d.FromPod, d.FromSelector)
 	if err != nil {
@@ -32,7 +33,10 @@ func (c *cluster) dns(ctx context.Context, d *labs.DNSCheck) (bool, string, any,
 		qtype = "A"
 	}
 	names := searchNames(d.Name, pod.Namespace)
-	script := enterPod + `server=$2; qtype=$3; shift 3
+	// The pod's own nameserver (what it really asks), else kube-dns.
+	script := enterPod + `server=$(awk '/^nameserver/ {print $2; exit}' "/proc/$pid/root/etc/resolv.conf" 2>/dev/null)
+[ -n "$server" ] || server=$2
+qtype=$3; shift 3
 for n in "$@"; do
   echo "ckalab-query=$n"
   nsenter -t "$pid" -n dig +tries=2 +time=2 +noall +comments +answer "@$server" "$n" "$qtype" 2>&1
