@@ -74,7 +74,9 @@ func TestBlockedNeedsALiveTarget(t *testing.T) {
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{addr}, Conditions: discoveryv1.EndpointConditions{Ready: r},
 				TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "db", Namespace: "shop"}}}}
 	}
-	slice := func(r *bool) *discoveryv1.EndpointSlice { return sliceOf(r, "endpointslice-controller.k8s.io", "10.244.1.5") }
+	slice := func(r *bool) *discoveryv1.EndpointSlice {
+		return sliceOf(r, "endpointslice-controller.k8s.io", "10.244.1.5")
+	}
 	listens := true
 	exec := func(_ context.Context, _ string, _ io.Reader, cmd ...string) ([]byte, error) {
 		if cmd[3] == "listen" {
