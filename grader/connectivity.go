@@ -103,29 +103,50 @@ func (c *cluster) sourcePod(ctx context.Context, namespace, name, selector strin
 	return nil, fmt.Errorf("no running pod with labels %s in %s", selector, namespace)
 }
 
-// resolve turns an IP, a Service name (svc.ns[.svc.cluster.local]) or a
-// pod name (pod.ns.pod) into an IP.
+// clusterHost is a host named inside the cluster: a Service written
+// <name>.<namespace>[.svc[.cluster.local]], or a pod <name>.<namespace>.pod.
+type clusterHost struct {
+	name, namespace string
+	pod             bool
+}
+
+// parseClusterHost reads a cluster host; IPs and other names are not one.
+func parseClusterHost(host string) (clusterHost, bool) {
+	if net.ParseIP(host) != nil {
+		return clusterHost{}, false
+	}
+	parts := strings.Split(strings.TrimSuffix(strings.TrimSuffix(host, ".cluster.local"), ".svc"), ".")
+	switch {
+	case len(parts) == 3 && parts[2] == "pod":
+		return clusterHost{parts[0], parts[1], true}, true
+	case len(parts) == 2:
+		return clusterHost{parts[0], parts[1], false}, true
+	}
+	return clusterHost{}, false
+}
+
+// resolve turns an IP or a cluster host into an IP.
 func (c *cluster) resolve(ctx context.Context, host string) (string, error) {
 	if net.ParseIP(host) != nil {
 		return host, nil
 	}
-	parts := strings.Split(strings.TrimSuffix(host, ".svc.cluster.local"), ".")
-	if len(parts) == 3 && parts[2] == "pod" {
-		p, err := c.core.CoreV1().Pods(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
+	h, ok := parseClusterHost(host)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("host %q: use an IP, <service>.<namespace> or <pod>.<namespace>.pod", host)
+	case h.pod:
+		p, err := c.core.CoreV1().Pods(h.namespace).Get(ctx, h.name, metav1.GetOptions{})
 		if err != nil || p.Status.PodIP == "" {
-			return "", fmt.Errorf("pod %s/%s has no IP (%v)", parts[1], parts[0], err)
+			return "", fmt.Errorf("pod %s/%s has no IP (%v)", h.namespace, h.name, err)
 		}
 		return p.Status.PodIP, nil
 	}
-	if len(parts) != 2 {
-		return "", fmt.Errorf("host %q: use an IP, <service>.<namespace> or <pod>.<namespace>.pod", host)
-	}
-	svc, err := c.core.CoreV1().Services(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
+	svc, err := c.core.CoreV1().Services(h.namespace).Get(ctx, h.name, metav1.GetOptions{})
 	if err != nil {
-		return "", fmt.Errorf("service %s/%s: %v", parts[1], parts[0], err)
+		return "", fmt.Errorf("service %s/%s: %v", h.namespace, h.name, err)
 	}
 	if net.ParseIP(svc.Spec.ClusterIP) == nil {
-		return "", fmt.Errorf("service %s/%s has no cluster IP (%q)", parts[1], parts[0], svc.Spec.ClusterIP)
+		return "", fmt.Errorf("service %s/%s has no cluster IP (%q)", h.namespace, h.name, svc.Spec.ClusterIP)
 	}
 	return svc.Spec.ClusterIP, nil
 }
@@ -134,23 +155,23 @@ func (c *cluster) resolve(ctx context.Context, host string) (string, error) {
 // policies: a Service without the port or without ready endpoints, a pod
 // that is not Ready. Bare IPs are taken as serving.
 func (c *cluster) serving(ctx context.Context, host string, port int) error {
-	if net.ParseIP(host) != nil {
+	h, ok := parseClusterHost(host)
+	if !ok {
 		return nil
 	}
-	parts := strings.Split(strings.TrimSuffix(host, ".svc.cluster.local"), ".")
-	if len(parts) == 3 && parts[2] == "pod" {
-		p, err := c.core.CoreV1().Pods(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
+	ns, name := h.namespace, h.name
+	if h.pod {
+		p, err := c.core.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return fmt.Errorf("pod %s/%s: %v", parts[1], parts[0], err)
+			return fmt.Errorf("pod %s/%s: %v", ns, name, err)
 		}
 		for _, cond := range p.Status.Conditions {
 			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
 				return c.listening(ctx, p, port)
 			}
 		}
-		return fmt.Errorf("pod %s/%s is not Ready", parts[1], parts[0])
+		return fmt.Errorf("pod %s/%s is not Ready", ns, name)
 	}
-	ns, name := parts[1], parts[0]
 	svc, err := c.core.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("service %s/%s: %v", ns, name, err)

@@ -98,13 +98,9 @@ func (c *cluster) httpSource(ctx context.Context, h *labs.HTTPCheck) (node, netn
 // clusterName resolves svc.ns, svc.ns.svc[.cluster.local] and pod.ns.pod
 // through the API; other names are left to the node.
 func (c *cluster) clusterName(ctx context.Context, host string) (string, bool) {
-	if net.ParseIP(host) != nil {
+	if _, ok := parseClusterHost(host); !ok {
 		return "", false
 	}
-	name := strings.TrimSuffix(strings.TrimSuffix(host, ".cluster.local"), ".svc")
-	if strings.Count(name, ".") != 1 && !strings.HasSuffix(name, ".pod") {
-		return "", false
-	}
-	ip, err := c.resolve(ctx, name)
+	ip, err := c.resolve(ctx, host)
 	return ip, err == nil && ip != ""
 }
