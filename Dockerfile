@@ -15,7 +15,7 @@ COPY --from=web /src/web/dist ./web/dist
 RUN CGO_ENABLED=0 go build -tags embedweb -o /ckalab ./cmd/ckalab
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates docker.io && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates docker.io postgresql-client-15 && rm -rf /var/lib/apt/lists/*
 COPY --from=build /ckalab /usr/local/bin/ckalab
 ENV CKALAB_LISTEN=0.0.0.0:8080 CKALAB_STATE_DIR=/var/lib/ckalab
 VOLUME /var/lib/ckalab

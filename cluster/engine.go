@@ -75,10 +75,7 @@ func (m *Manager) docker(ctx context.Context, args ...string) *exec.Cmd {
 // Ready checks that the engine answers and holds the node image, and says
 // what to do when it does not.
 func (m *Manager) Ready(ctx context.Context, image string) error {
-	where := "the local Docker engine"
-	if m.engine.Host != "" {
-		where = "the Docker engine at " + m.engine.Host
-	}
+	where := m.engine.Where()
 	if out, err := m.docker(ctx, "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
 		return fmt.Errorf("%s does not answer (%s): start it (or fix --docker-host), then restart ckalab", where, strings.TrimSpace(string(out)))
 	}
@@ -152,7 +149,7 @@ var ErrNotMeasurable = errors.New("not measurable from the server")
 // FreeDisk is the free space of the engine's data root, read on this host
 // for a local engine; a remote engine answers ErrNotMeasurable.
 func (m *Manager) FreeDisk(ctx context.Context) (int64, error) {
-	if m.engine.Host != "" && !strings.HasPrefix(m.engine.Host, "unix://") {
+	if !m.engine.Local() {
 		return 0, ErrNotMeasurable
 	}
 	out, err := m.docker(ctx, "info", "--format", "{{.DockerRootDir}}").Output()

@@ -20,6 +20,8 @@ import (
 // share its database settings).
 type Config struct {
 	Listen         string
+	MetricsListen  string
+	MetricsToken   string
 	PublicURL      string
 	StateDir       string
 	DatabaseURL    string
@@ -30,6 +32,20 @@ type Config struct {
 	LoginRateLimit int
 	ShutdownGrace  time.Duration
 	TrustedProxies string
+
+	// Sign-in: passwords and/or one OpenID Connect provider (package sso).
+	NoPasswordLogin      bool
+	OIDCIssuer           string
+	OIDCClientID         string
+	OIDCClientSecret     string
+	OIDCName             string
+	OIDCScopes           string
+	OIDCAllowedDomains   string
+	OIDCGroupsClaim      string
+	OIDCAdminGroups      string
+	OIDCInstructorGroups string
+	OIDCAllowedGroups    string
+	OIDCTrustEmail       bool
 
 	LabsDir string
 	// The Docker engine of students' clusters (cluster.Engine).
@@ -122,6 +138,8 @@ func defaultStateDir() string {
 func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b := &binder{fs: fs}
 	b.add(&c.Listen, "listen", "127.0.0.1:8080", "address the HTTP server listens on")
+	b.add(&c.MetricsListen, "metrics-listen", "", "address of a listener serving only /metrics (then --listen does not serve it); empty: /metrics on --listen, for loopback clients or --metrics-token holders")
+	b.add(&c.MetricsToken, "metrics-token", "", "bearer token /metrics requires (Authorization: Bearer …), on either listener; prefer the environment variable: flags show in the process list")
 	b.add(&c.PublicURL, "public-url", "", "URL students use to reach ckalab (checked against websocket Origin); default http://<listen>")
 	b.add(&c.StateDir, "state-dir", defaultStateDir(), "directory for ckalab's state: embedded database, kubeconfigs, logs (root: /var/lib/ckalab)")
 	b.add(&c.DatabaseURL, "database-url", "", "PostgreSQL URL; empty runs a private PostgreSQL under the state directory")
@@ -132,6 +150,18 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.LoginRateLimit, "login-rate-limit", "10", "failed sign-ins allowed per email and per client address per 15 minutes (sign-ups through invites: 5 times this per client address)")
 	b.add(&c.ShutdownGrace, "shutdown-grace", "20s", "how long shutdown waits for requests and terminals to drain")
 	b.add(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty trusts none")
+	b.add(&c.NoPasswordLogin, "disable-password-login", "false", "refuse sign-in and invite sign-up with email and password: single sign-on only (needs --oidc-issuer)")
+	b.add(&c.OIDCIssuer, "oidc-issuer", "", "OpenID Connect issuer URL for single sign-on (e.g. https://accounts.google.com); empty: no single sign-on")
+	b.add(&c.OIDCClientID, "oidc-client-id", "", "OAuth client id registered at the issuer; its redirect URI is <public-url>/api/v1/auth/oidc/callback")
+	b.add(&c.OIDCClientSecret, "oidc-client-secret", "", "OAuth client secret (prefer the environment variable: flags show in the process list)")
+	b.add(&c.OIDCName, "oidc-name", "single sign-on", "provider name on the sign-in button (\"Sign in with …\")")
+	b.add(&c.OIDCScopes, "oidc-scopes", "email,profile", "comma-separated scopes asked besides openid (add groups if the provider needs it for the groups claim)")
+	b.add(&c.OIDCAllowedDomains, "oidc-allowed-domains", "", "comma-separated email domains that may sign in through the provider; empty: any")
+	b.add(&c.OIDCGroupsClaim, "oidc-groups-claim", "groups", "ID token claim that lists the person's groups")
+	b.add(&c.OIDCAdminGroups, "oidc-admin-groups", "", "comma-separated groups whose members are admins (with --oidc-instructor-groups: roles follow groups at every sign-in)")
+	b.add(&c.OIDCInstructorGroups, "oidc-instructor-groups", "", "comma-separated groups whose members are instructors; everyone else signs in as a student")
+	b.add(&c.OIDCTrustEmail, "oidc-trust-email", "false", "take the provider's emails as verified when its tokens do not say (Microsoft Entra ID sends no email_verified); an email_verified of false is refused either way")
+	b.add(&c.OIDCAllowedGroups, "oidc-allowed-groups", "", "comma-separated groups allowed to sign in (role groups always are); empty: any")
 	b.add(&c.DockerHost, "docker-host", "", "Docker engine of students' clusters: unix:///path, tcp://host:2376 (with --docker-cert-path) or ssh://user@host; empty: the local engine. Use a disposable host of its own: see docs/deploy.md")
 	b.add(&c.DockerCertPath, "docker-cert-path", "", "directory with ca.pem, cert.pem, key.pem for a tcp:// --docker-host (TLS verified)")
 	b.add(&c.EngineAPIAddress, "engine-api-address", "", "address on the engine host where clusters' API servers are published and ckalab reaches them; empty: 127.0.0.1 (a local engine)")
@@ -193,8 +223,17 @@ func (c *Config) Validate() error {
 	if c.MaxEnvs < 1 || c.MaxEnvsPerUser < 1 {
 		errs = append(errs, "--max-environments and --max-environments-per-user must be at least 1")
 	}
+	if c.OIDCIssuer != "" && (c.OIDCClientID == "" || c.PublicURL == "") {
+		errs = append(errs, "--oidc-issuer needs --oidc-client-id and --public-url (the provider sends people back to <public-url>/api/v1/auth/oidc/callback)")
+	}
+	if c.NoPasswordLogin && c.OIDCIssuer == "" {
+		errs = append(errs, "--disable-password-login needs --oidc-issuer: nobody could sign in")
+	}
 	if c.PoolSize < 0 {
 		errs = append(errs, "--pool-size must not be negative")
+	}
+	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
+		errs = append(errs, "--metrics-listen must differ from --listen")
 	}
 	for _, p := range c.TrustedProxyList() {
 		if net.ParseIP(p) == nil {
@@ -227,4 +266,15 @@ func (c *Config) Origin() string {
 		return strings.TrimRight(c.PublicURL, "/")
 	}
 	return "http://" + c.Listen
+}
+
+// List splits a comma-separated setting into its trimmed, non-empty entries.
+func List(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

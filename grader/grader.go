@@ -97,6 +97,8 @@ type Report struct {
 	MaxScore float64       `json:"maxScore"`
 	Results  []Result      `json:"results"`
 	Took     time.Duration `json:"tookMs"`
+	// Unreachable is set when the API server did not answer: nothing was graded.
+	Unreachable bool `json:"-"`
 }
 
 // DefaultTimeout bounds a check without its own timeout.
@@ -194,6 +196,7 @@ func (g *Grader) Grade(ctx context.Context, lab *labs.Lab, t Target) Report {
 	}
 	rep := c.grade(ctx, lab, err)
 	rep.Took = time.Since(start)
+	rep.Unreachable = err != nil
 	return rep
 }
 

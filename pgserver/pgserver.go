@@ -120,6 +120,19 @@ func Start(ctx context.Context, log *slog.Logger, dir string, opts Options) (*Se
 	return s, nil
 }
 
+// Attach returns the server another process already runs in dir, or nil
+// when none answers. It never starts, initialises or changes anything.
+func Attach(ctx context.Context, log *slog.Logger, dir string, opts Options) *Server {
+	if opts.Database == "" {
+		opts.Database = "ckalab"
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	return attach(ctx, log, dir, opts.Database)
+}
+
 // attach returns a server already running in dir (started by another
 // ckalab process, e.g. `ckalab serve` while `ckalab user add` runs), or nil.
 func attach(ctx context.Context, log *slog.Logger, dir, db string) *Server {

@@ -79,6 +79,7 @@ func (p *Provisioner) CheckDisk(ctx context.Context) error {
 	if err := p.store.FailEnvironment(ctx, worst.ID, reason); err != nil {
 		return err
 	}
+	p.cfg.Metrics.fail(failDisk)
 	_ = p.store.AddEnvEvent(ctx, worst.ID, "stopped", reason)
 	if err := p.clusters.Delete(ctx, worst.ClusterName); err != nil {
 		return err

@@ -54,6 +54,9 @@ type Config struct {
 	// OrphanGrace is how old a cluster without a row must be to be deleted.
 	OrphanGrace time.Duration
 	Poll        time.Duration // how often workers look for work without a wake-up
+	// Metrics records durations and failures; nil records nothing. One
+	// Metrics may serve several provisioners on the same database.
+	Metrics *Metrics
 }
 
 // Setup prepares a claimed cluster for its lab (the lab's setup steps).
@@ -231,6 +234,7 @@ func (p *Provisioner) createStep(ctx context.Context) (bool, error) {
 		}
 		return false, err
 	}
+	p.cfg.Metrics.dequeued(*e)
 	p.create(ctx, *e)
 	return true, nil
 }
@@ -239,27 +243,29 @@ func (p *Provisioner) createStep(ctx context.Context) (bool, error) {
 // recorded on the environment, not returned.
 func (p *Provisioner) create(ctx context.Context, e store.Environment) {
 	log := p.log.With("env", e.ID, "cluster", e.ClusterName)
-	fail := func(err error) {
+	fail := func(reason string, err error) {
 		log.Error("provisioning failed", "err", err)
 		if ferr := p.store.FailEnvironment(context.WithoutCancel(ctx), e.ID, err.Error()); ferr != nil {
 			log.Error("recording failure", "err", ferr)
+		} else {
+			p.cfg.Metrics.fail(reason)
 		}
 		_ = p.store.AddEnvEvent(context.WithoutCancel(ctx), e.ID, "failed", err.Error())
 		wake(p.wakeReap)
 	}
 	topo, err := ParseTopology(e.Topology)
 	if err != nil {
-		fail(err)
+		fail(failCreate, err)
 		return
 	}
 	dir := p.clusterDir(e.ClusterName)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		fail(err)
+		fail(failCreate, err)
 		return
 	}
 	logFile, err := os.Create(filepath.Join(dir, "kind.log"))
 	if err != nil {
-		fail(err)
+		fail(failCreate, err)
 		return
 	}
 	defer logFile.Close()
@@ -272,6 +278,7 @@ func (p *Provisioner) create(ctx context.Context, e store.Environment) {
 		err error
 	}
 	done := make(chan result, 1)
+	began := time.Now()
 	go func() {
 		// kind's Create takes no context: it runs here and is cleaned up after
 		// the fact if the timeout passes first.
@@ -289,7 +296,7 @@ func (p *Provisioner) create(ctx context.Context, e store.Environment) {
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		fail(fmt.Errorf("creating the cluster took longer than %s; see %s", p.cfg.CreateTimeout, logFile.Name()))
+		fail(failCreateTimeout, fmt.Errorf("creating the cluster took longer than %s; see %s", p.cfg.CreateTimeout, logFile.Name()))
 		go func() {
 			if late := <-done; late.err == nil {
 				_ = p.clusters.Delete(context.Background(), e.ClusterName)
@@ -298,15 +305,16 @@ func (p *Provisioner) create(ctx context.Context, e store.Environment) {
 		return
 	}
 	if r.err != nil {
-		fail(r.err)
+		fail(failCreate, r.err)
 		return
 	}
+	p.cfg.Metrics.created(topo.String(), time.Since(began))
 	nodes := make([]store.EnvNode, len(r.c.Nodes))
 	for i, n := range r.c.Nodes {
 		nodes[i] = store.EnvNode{Name: n.Name, Role: n.Role, IP: n.IP}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), r.c.Kubeconfig, 0o600); err != nil {
-		fail(err)
+		fail(failCreate, err)
 		return
 	}
 	if err := p.store.EnvironmentReady(ctx, e.ID, string(r.c.Kubeconfig), nodes); err != nil {
@@ -404,7 +412,9 @@ func (p *Provisioner) setupStep(ctx context.Context) (bool, error) {
 	_ = p.store.AddEnvEvent(ctx, e.ID, "lab setup", e.LabID)
 	if p.setup != nil {
 		if err := p.setup(ctx, *e); err != nil {
-			_ = p.store.FailEnvironment(ctx, e.ID, "lab setup: "+err.Error())
+			if ferr := p.store.FailEnvironment(ctx, e.ID, "lab setup: "+err.Error()); ferr == nil {
+				p.cfg.Metrics.fail(failSetup)
+			}
 			_ = p.store.AddEnvEvent(ctx, e.ID, "failed", "lab setup: "+err.Error())
 			wake(p.wakeReap)
 			return true, nil
@@ -414,6 +424,14 @@ func (p *Provisioner) setupStep(ctx context.Context) (bool, error) {
 		return true, err
 	}
 	_ = p.store.AddEnvEvent(ctx, e.ID, "ready", "")
+	if p.cfg.Metrics != nil {
+		wait, fromPool, err := p.store.ClaimWait(ctx, e.ID)
+		if err != nil {
+			p.log.Warn("metrics: claim wait", "env", e.ID, "err", err)
+		} else {
+			p.cfg.Metrics.claimed(fromPool, wait)
+		}
+	}
 	return true, nil
 }
 

@@ -8,6 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -16,13 +19,17 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ckalab/ckalab/auth"
 	"github.com/ckalab/ckalab/cluster"
 	clusterimages "github.com/ckalab/ckalab/cluster-images"
+	"github.com/ckalab/ckalab/config"
 	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/pgserver/pgtest"
 	"github.com/ckalab/ckalab/provision"
+	"github.com/ckalab/ckalab/server"
 	"github.com/ckalab/ckalab/store"
 )
 
@@ -179,12 +186,39 @@ func TestIntegrationProvisioning(t *testing.T) {
 			}
 		}
 	})
+	// Operator metrics: every provisioner here (and the server below) shares one registry.
+	reg := prometheus.NewRegistry()
+	e.cfg.Metrics = provision.NewMetrics(reg, e.log, e.st, e.cfg.Pools)
+	metric := func(want float64, name string, labels ...string) {
+		t.Helper()
+		if got := sample(t, reg, name, labels...); got != want {
+			t.Fatalf("metric %s%v = %v, want %v", name, labels, got, want)
+		}
+	}
+	// Series recorded just after a state change the test waits for.
+	eventually := func(want float64, name string, labels ...string) {
+		t.Helper()
+		e.wait(fmt.Sprintf("metric %s%v = %v", name, labels, want), 10*time.Second, func() (bool, error) {
+			return sample(t, reg, name, labels...) == want, nil
+		})
+	}
 	stop := e.run()
 
 	// A warm cluster appears; a claim gets it and the lab setup runs on it.
 	start := time.Now()
+	e.wait("metrics: the warm cluster is being created", time.Minute, func() (bool, error) {
+		return sample(t, reg, "ckalab_environments", "state", "provisioning") == 1, nil
+	})
+	metric(0, "ckalab_pool_ready", "topology", "1cp")
+	metric(1, "ckalab_pool_target", "topology", "1cp")
+	metric(0, "ckalab_cluster_create_duration_seconds", "topology", "1cp")
 	e.wait("first warm cluster", 4*time.Minute, func() (bool, error) { return len(e.pooledReady()) == 1, nil })
 	t.Logf("BENCH cold create, 1 node, through the provisioner: %s", time.Since(start).Round(100*time.Millisecond))
+	metric(1, "ckalab_pool_ready", "topology", "1cp")
+	metric(1, "ckalab_environments", "state", "ready")
+	metric(0, "ckalab_environments", "state", "provisioning")
+	metric(1, "ckalab_cluster_create_duration_seconds", "topology", "1cp")
+	metric(1, "ckalab_queue_wait_seconds", "request", "pool")
 	ana, bo, cy, di := e.user("ana"), e.user("bo"), e.user("cy"), e.user("di")
 	req := func(u uuid.UUID, lab string) provision.StartRequest {
 		return provision.StartRequest{UserID: u, LabID: lab, Version: version, TimeLimit: time.Hour}
@@ -199,6 +233,10 @@ func TestIntegrationProvisioning(t *testing.T) {
 	if !e.setup[a.ID] || a.ExpiresAt == nil {
 		t.Fatalf("lab setup did not run or no expiry: %+v", a)
 	}
+	eventually(1, "ckalab_claim_duration_seconds", "source", "pool")
+	metric(0, "ckalab_claim_duration_seconds", "source", "cold")
+	metric(1, "ckalab_environments", "state", "in_use")
+	checkThroughServer(t, ctx, e, reg, a)
 	if again, err := e.provisioner().Start(ctx, req(ana, "pods")); err != nil || again.ID != a.ID {
 		t.Fatalf("second Start on the same lab: %+v %v, want the same environment", again, err)
 	}
@@ -402,6 +440,10 @@ spec:
 	if _, err := e.provisioner().Start(ctx, req(di, "pods")); !errors.Is(err, provision.ErrCapacity) {
 		t.Fatalf("di on a full host with a full queue: %v, want ErrCapacity", err)
 	}
+	metric(1, "ckalab_queue_length")
+	if w := sample(t, reg, "ckalab_queue_oldest_wait_seconds"); w < 0 || w > 60 {
+		t.Fatalf("metric ckalab_queue_oldest_wait_seconds = %v", w)
+	}
 	time.Sleep(2 * time.Second)
 	if got, _ := e.st.Environment(ctx, c.ID); got.State != store.EnvRequested {
 		t.Fatalf("cy's request left the queue on a full host: %s", got.State)
@@ -419,6 +461,12 @@ spec:
 		t.Fatalf("network of %s not removed", a.ClusterName)
 	}
 	c = e.waitState(c.ID, store.EnvInUse, 4*time.Minute)
+	metric(0, "ckalab_queue_length")
+	metric(1, "ckalab_queue_wait_seconds", "request", "student")
+	eventually(1, "ckalab_claim_duration_seconds", "source", "cold")
+	if n := sample(t, reg, "ckalab_cluster_create_duration_seconds", "topology", "1cp"); n < 3 {
+		t.Fatalf("clusters created: %v, want at least 3 (pool, refill, cold)", n)
+	}
 	events, _ := e.st.EnvEvents(ctx, c.ID, 0)
 	var phases []string
 	for _, ev := range events {
@@ -449,6 +497,7 @@ spec:
 	if !strings.Contains(bGone.Failure, "disappeared") {
 		t.Fatalf("bo's failure reason: %q", bGone.Failure)
 	}
+	eventually(1, "ckalab_environments_failed_total", "reason", "cluster_lost")
 	e.wait("orphan swept", time.Minute, func() (bool, error) {
 		all, err := e.cm.Summaries(ctx)
 		return all[orphan] == nil, err
@@ -474,9 +523,88 @@ spec:
 	if cGone.State != store.EnvFailed || !strings.Contains(cGone.Failure, "out of disk") {
 		t.Fatalf("cy's environment after filling the disk: %s %q", cGone.State, cGone.Failure)
 	}
+	metric(1, "ckalab_environments_failed_total", "reason", "disk")
+	boundedLabels(t, reg)
 	if all, err := e.cm.Summaries(ctx); err != nil || all[c.ClusterName] != nil {
 		t.Fatalf("cy's cluster still there after the disk stop: %v", err)
 	}
+}
+
+// checkThroughServer presses Check on the student's environment a through
+// the HTTP server and the real grader, then reads /metrics as Prometheus
+// would: the Check's outcome and time beside the provisioner's series.
+func checkThroughServer(t *testing.T, ctx context.Context, e *env, reg *prometheus.Registry, a store.Environment) {
+	t.Helper()
+	lab := &labs.Lab{ID: a.LabID, Tasks: []labs.Task{{ID: "ns", Weight: 1, Checks: []labs.Check{{ID: "exists",
+		Spec: &labs.ResourceCheck{APIVersion: "v1", Kind: "Namespace", Name: "lab-" + a.LabID}}}}}}
+	g := grader.New(e.log)
+	srv := server.New(config.Config{SessionTTL: time.Hour, LoginRateLimit: 5, ShutdownGrace: time.Second}, e.log, server.Deps{
+		Store: e.st, Metrics: reg, Labs: []*labs.Lab{lab},
+		Grade: func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
+			return g.Grade(ctx, l, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: map[string]string{"control-plane": env.Nodes[0].Name},
+				Exec: e.cm.In(env.ClusterName)})
+		},
+	})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	hash, err := auth.HashPassword(ctx, "password-of-the-student")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.st.UserByID(ctx, a.UserID.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Pool().Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, u.ID, hash); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 3 * time.Minute}
+	post := func(path, csrf string, body string) map[string]any {
+		t.Helper()
+		r, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-CSRF-Token", csrf)
+		resp, err := hc.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %d %v", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	login := post("/api/v1/auth/login", "", fmt.Sprintf(`{"email": %q, "password": "password-of-the-student"}`, u.Email))
+	csrf, _ := login["csrfToken"].(string)
+	run, _ := post("/api/v1/environments/"+a.ID.String()+"/check", csrf, `{}`)["run"].(map[string]any)
+	if run["score"] != 1.0 {
+		t.Fatalf("Check on the real cluster: %v", run)
+	}
+	if got := sample(t, reg, "ckalab_checks_total", "outcome", "passed"); got != 1 {
+		t.Fatalf("metric ckalab_checks_total{outcome=passed} = %v", got)
+	}
+	if got := sample(t, reg, "ckalab_grade_duration_seconds"); got != 1 {
+		t.Fatalf("metric ckalab_grade_duration_seconds count = %v", got)
+	}
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var shown []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "ckalab_") && !strings.HasPrefix(line, "ckalab_http_") && !strings.Contains(line, "_bucket{") {
+			shown = append(shown, line)
+		}
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `ckalab_pool_ready{topology="1cp"}`) {
+		t.Fatalf("/metrics: %d %.500s", resp.StatusCode, b)
+	}
+	t.Logf("/metrics after a warm claim and a Check:\n%s", strings.Join(shown, "\n"))
 }
 
 func open(t *testing.T) *store.Store {

@@ -26,11 +26,11 @@ func (p *Provisioner) Reconcile(ctx context.Context) error {
 		return err
 	}
 	for _, e := range envs {
-		reason := ""
+		reason, class := "", failClusterLost
 		c := clusters[e.ClusterName]
 		switch {
 		case e.State == store.EnvProvisioning:
-			reason = "the server restarted while this cluster was being created"
+			reason, class = "the server restarted while this cluster was being created", failRestart
 		case c == nil:
 			reason = "the cluster disappeared (removed outside ckalab)"
 		case c.Running < c.Nodes:
@@ -43,6 +43,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) error {
 		if err := p.store.FailEnvironment(ctx, e.ID, reason); err != nil {
 			return err
 		}
+		p.cfg.Metrics.fail(class)
 		_ = p.store.AddEnvEvent(ctx, e.ID, "failed", reason)
 	}
 	return p.sweepClusters(ctx, clusters)

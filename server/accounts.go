@@ -72,6 +72,9 @@ func (s *Server) startSession(c *gin.Context, u store.User) (string, error) {
 }
 
 func (s *Server) login(c *gin.Context) {
+	if s.passwordLoginOff(c) {
+		return
+	}
 	var req loginRequest
 	if !s.bindJSON(c, &req) {
 		return

@@ -70,6 +70,10 @@ func (s *Server) cohortAccess(c *gin.Context) (store.Cohort, store.CohortRole, b
 	if errors.Is(err, store.ErrNotFound) && u.Role == store.RoleAdmin {
 		role, err = store.CohortInstructor, nil
 	}
+	if role == store.CohortInstructor && u.Role == store.RoleStudent {
+		// Demoted since (e.g. by single sign-on's groups): no longer teaches.
+		role = store.CohortStudent
+	}
 	if err != nil {
 		s.fail(c, err)
 		return store.Cohort{}, "", false
@@ -324,6 +328,9 @@ func (s *Server) acceptInvite(c *gin.Context) {
 			}
 		}
 	} else {
+		if s.passwordLoginOff(c) {
+			return
+		}
 		var req acceptRequest
 		if !s.bindJSON(c, &req) {
 			return

@@ -153,6 +153,7 @@ func (s *Server) checkEnvironment(c *gin.Context) {
 		run.Results = append(run.Results, store.CheckResult{TaskID: r.TaskID, CheckID: r.CheckID, Passed: r.Passed, Weight: r.Weight, Message: r.Message, Evidence: ev})
 	}
 	saved, err := s.store.SaveCheckRun(c.Request.Context(), run)
+	s.metrics.graded(ctx, rep, err)
 	if err != nil {
 		s.fail(c, err)
 		return

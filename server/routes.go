@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ckalab/ckalab/store"
 )
@@ -22,7 +20,7 @@ func jsonDecoder(r io.Reader) *json.Decoder {
 	return d
 }
 
-func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
+func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.ContextWithFallback = true
@@ -36,11 +34,20 @@ func (s *Server) routes(reg *prometheus.Registry) *gin.Engine {
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	if s.cfg.MetricsListen == "" {
+		e.GET("/metrics", s.metricsAccess(), gin.WrapH(metricsHandler(s.metrics.gatherer, s.log)))
+	} else {
+		e.GET("/metrics", func(c *gin.Context) {
+			s.fail(c, errNotFound("/metrics is served on the metrics listener (--metrics-listen)"))
+		})
+	}
 
 	api := e.Group("/api/v1", s.loadSession(), s.protect())
 	api.POST("/auth/login", s.login)
 	api.POST("/auth/logout", s.logout)
+	api.GET("/auth/methods", s.signInMethods)
+	api.GET("/auth/oidc/start", s.ssoStart)
+	api.GET("/auth/oidc/callback", s.ssoCallback)
 	api.GET("/session", s.session)
 	api.GET("/invites/:token", s.getInvite)
 	api.POST("/invites/:token/accept", s.acceptInvite)

@@ -24,6 +24,7 @@ import (
 	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/provision"
+	"github.com/ckalab/ckalab/sso"
 	"github.com/ckalab/ckalab/store"
 	"github.com/ckalab/ckalab/terminal"
 )
@@ -55,6 +56,11 @@ type Deps struct {
 	Grade GradeFunc
 	// Health reports an environment's cluster for its instructor.
 	Health HealthFunc
+	// SSO signs people in through an OpenID Connect provider; nil: none.
+	SSO *sso.Provider
+	// Metrics is the registry /metrics serves, which the provisioner's
+	// series share; nil: a registry of the server's own.
+	Metrics *prometheus.Registry
 }
 
 // HealthFunc asks an environment's cluster for its nodes' state.
@@ -83,6 +89,7 @@ type Server struct {
 	labs      []*labs.Lab
 	grade     GradeFunc
 	health    HealthFunc
+	sso       *sso.Provider
 	grading   sync.Map // environment id -> *sync.Mutex, one check at a time
 
 	// sockets tracks hijacked connections (websockets) so shutdown can
@@ -106,12 +113,15 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 		drain:   make(chan struct{}),
 		streams: newStreams(cfg.StreamsPerUser),
 
-		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade, health: deps.Health,
+		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade, health: deps.Health, sso: deps.SSO,
 	}
-	reg := prometheus.NewRegistry()
+	reg := deps.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.metrics = newMetrics(reg)
-	s.engine = s.routes(reg)
+	s.metrics = newMetrics(reg, deps.Terminals)
+	s.engine = s.routes()
 	return s
 }
 

@@ -110,6 +110,36 @@ func (m *Manager) Session(id string) (*Session, error) {
 	return nil, ErrNotFound
 }
 
+// Counts are the live shells and the clients attached to them.
+type Counts struct {
+	Shells  int
+	Control int // clients that may type
+	View    int // watchers
+}
+
+// Count counts the live shells and their attached clients by role.
+func (m *Manager) Count() Counts {
+	m.mu.Lock()
+	all := make([]*Session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	n := Counts{Shells: len(all)}
+	for _, s := range all {
+		s.mu.Lock()
+		for c := range s.clients {
+			if c.Role() == Control {
+				n.Control++
+			} else {
+				n.View++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
 // OfEnv lists an environment's live sessions.
 func (m *Manager) OfEnv(env uuid.UUID) []*Session {
 	m.mu.Lock()

@@ -23,9 +23,12 @@ const usage = `ckalab — self-hosted CKA training labs on real Kubernetes clust
 
 Usage:
   ckalab serve [flags]                 run the server (ckalab serve --help lists every option)
+  ckalab doctor [flags]                check this host for serve's flags: one ok/WARN/FAIL line each, exit 1 on a FAIL
   ckalab migrate up|down|status|force  manage the database schema
   ckalab user add --email E --role R   create an account (student, instructor or admin)
   ckalab labs validate [DIR]           check lab folders (default labs/); every error with file and line
+  ckalab backup [--out FILE|DIR]       write a backup of the database (pg_dump archive)
+  ckalab restore --in FILE [--replace] load a backup into the database, then migrate it
   ckalab version                       print the version
 `
 
@@ -59,12 +62,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = c.serve(ctx, args[1:])
+	case "doctor":
+		err = c.doctor(ctx, args[1:])
 	case "migrate":
 		err = c.migrate(ctx, args[1:])
 	case "user":
 		err = c.user(ctx, args[1:])
 	case "labs":
 		err = c.labs(args[1:])
+	case "backup":
+		err = c.backup(ctx, args[1:])
+	case "restore":
+		err = c.restore(ctx, args[1:])
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "ckalab", versionString())
 	case "help", "-h", "--help":
@@ -131,18 +140,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // openStore connects to the configured database, starting the embedded
 // one when no URL is set. The returned function stops what was started.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, func(), error) {
-	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("create state directory: %w", err)
-	}
-	url := cfg.DatabaseURL
-	stop := func() {}
-	if url == "" {
-		pg, err := pgserver.Start(ctx, log, filepath.Join(cfg.StateDir, "postgres"), pgserver.Options{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("embedded database: %w", err)
-		}
-		url = pg.URL()
-		stop = func() { _ = pg.Stop(context.Background()) }
+	url, stop, err := database(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
 	}
 	st, err := store.Open(ctx, log, url)
 	if err != nil {
@@ -153,6 +153,23 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stor
 		return nil, nil, err
 	}
 	return st, func() { st.Close(); stop() }, nil
+}
+
+// database returns the configured database's URL, starting the embedded
+// server when no URL is set and no other ckalab process runs it. The
+// returned function stops what was started.
+func database(ctx context.Context, cfg *config.Config, log *slog.Logger) (string, func(), error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("create state directory: %w", err)
+	}
+	if cfg.DatabaseURL != "" {
+		return cfg.DatabaseURL, func() {}, nil
+	}
+	pg, err := pgserver.Start(ctx, log, filepath.Join(cfg.StateDir, "postgres"), pgserver.Options{})
+	if err != nil {
+		return "", nil, fmt.Errorf("embedded database: %w", err)
+	}
+	return pg.URL(), func() { _ = pg.Stop(context.Background()) }, nil
 }
 
 func trimLine(s string) string { return strings.TrimRight(s, "\r\n") }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ckalab/ckalab/grader"
 	"github.com/ckalab/ckalab/server"
 	"github.com/ckalab/ckalab/store"
@@ -22,6 +24,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg, c.stderr)
 	log.Info("starting ckalab", "version", versionString(), "state_dir", cfg.StateDir, "web_embedded", web.Embedded)
+	envsDown, err := checkHost(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	st, stop, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -39,12 +45,20 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("labs loaded", "count", len(catalog))
 	deps := server.Deps{Store: st, Web: web.FS(), Labs: catalog}
-	prov, clusters, err := newProvisioner(ctx, cfg, log, st, catalog)
+	deps.Metrics = prometheus.NewRegistry() // the server's and the provisioner's series
+	if cfg.OIDCIssuer != "" {
+		if deps.SSO, err = newSSO(cfg, log); err != nil {
+			return err
+		}
+		log.Info("single sign-on on", "issuer", cfg.OIDCIssuer, "password_login", !cfg.NoPasswordLogin)
+	}
+	prov, clusters, err := provisionerUnless(ctx, envsDown, cfg, log, st, catalog)
 	if err != nil {
 		log.Warn("labs cannot start environments on this host", "reason", err)
 		deps.EnvsDown = err.Error()
 	} else {
 		deps.Envs = prov
+		prov.Instrument(deps.Metrics)
 		g := grader.New(log.With("component", "grader"))
 		deps.Grade = gradeWith(g, clusters)
 		deps.Health = func(ctx context.Context, env store.Environment) grader.Health {
@@ -60,6 +74,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	srv := server.New(*cfg, log, deps)
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w (choose another --metrics-listen)", cfg.MetricsListen, err)
+		}
+		log.Info("serving metrics", "url", "http://"+mln.Addr().String()+"/metrics", "token", cfg.MetricsToken != "")
+		go func() {
+			if err := srv.ServeMetrics(ctx, mln); err != nil {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another ckalab running? choose another --listen)", cfg.Listen, err)

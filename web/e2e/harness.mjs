@@ -23,7 +23,9 @@ export async function startServer(extraEnv = {}) {
   const state = mkdtempSync(join(tmpdir(), 'ckalab-e2e-'))
   execFileSync('chmod', ['755', state])
   const port = await freePort()
-  const env = { ...process.env, CKALAB_STATE_DIR: state, CKALAB_LISTEN: `127.0.0.1:${port}`, ...extraEnv }
+  // extraEnv may be a function of the server's URL (e.g. for CKALAB_PUBLIC_URL).
+  const more = typeof extraEnv === 'function' ? extraEnv(`http://127.0.0.1:${port}`) : extraEnv
+  const env = { ...process.env, CKALAB_STATE_DIR: state, CKALAB_LISTEN: `127.0.0.1:${port}`, ...more }
   const bin = join(root, 'bin', 'ckalab')
   const proc = spawn(bin, ['serve'], { env, stdio: ['ignore', 'inherit', 'pipe'] })
   let log = ''

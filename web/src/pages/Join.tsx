@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, setCsrf, type Me } from '../api'
 import { Banner, Spinner } from '../ui'
+import { ssoErrorFromURL, ssoHref, useSignInMethods } from '../sso'
 
 type InviteInfo = { cohort: { id: string; name: string }; email: string | null; expiresAt: string }
 
@@ -10,7 +11,8 @@ export function JoinPage({ token, me, onJoined }: { token: string; me: Me | null
   const [email, setEmail] = useState('')
   const [name, setName] = useState('')
   const [password, setPassword] = useState('')
-  const [error, setError] = useState<string[]>([])
+  const [error, setError] = useState<string[]>(() => { const m = ssoErrorFromURL(); return m ? [m] : [] })
+  const methods = useSignInMethods()
   const [busy, setBusy] = useState(false)
 
   useEffect(() => {
@@ -44,7 +46,13 @@ export function JoinPage({ token, me, onJoined }: { token: string; me: Me | null
         <form onSubmit={submit}>
           {me ? (
             <p>You are signed in as <b>{me.user.email}</b>.</p>
-          ) : (
+          ) : methods?.sso ? (
+            <>
+              <a className="button primary sso" href={ssoHref(methods, { invite: token })}>Join with {methods.sso.name}</a>
+              {methods.password && <p className="muted small or">or create an account with a password:</p>}
+            </>
+          ) : null}
+          {!me && (!methods || methods.password) && (
             <>
               <label>Email<input type="email" value={email} onChange={(e) => setEmail(e.target.value)} readOnly={!!info.email} required autoComplete="username" /></label>
               <label>Name<input value={name} onChange={(e) => setName(e.target.value)} autoComplete="name" /></label>
@@ -52,7 +60,9 @@ export function JoinPage({ token, me, onJoined }: { token: string; me: Me | null
             </>
           )}
           {error.length > 0 && <Banner kind="error">{error.map((m) => <div key={m}>{m}</div>)}</Banner>}
-          <button className="primary" type="submit" disabled={busy}>{busy ? 'Joining…' : me ? 'Join cohort' : 'Create account and join'}</button>
+          {(me || !methods || methods.password) && (
+            <button className={!me && methods?.sso ? '' : 'primary'} type="submit" disabled={busy}>{busy ? 'Joining…' : me ? 'Join cohort' : 'Create account and join'}</button>
+          )}
         </form>
       </section>
     </div>

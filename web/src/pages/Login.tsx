@@ -1,12 +1,16 @@
 import { useState, type FormEvent } from 'react'
 import { api, ApiError, setCsrf } from '../api'
 import { Banner } from '../ui'
+import { ssoErrorFromURL, ssoHref, useSignInMethods } from '../sso'
 
 export function LoginPage({ onLogin }: { onLogin: () => void }) {
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
-  const [error, setError] = useState('')
+  const [error, setError] = useState(ssoErrorFromURL)
   const [busy, setBusy] = useState(false)
+  const methods = useSignInMethods()
+  const path = window.location.pathname
+  const next = path === '/login' ? '' : path + window.location.search
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
@@ -37,12 +41,18 @@ Snapshot saved at /opt/backup.db`}</pre>
       </section>
       <section className="auth-card">
         <h1>Sign in</h1>
-        <form onSubmit={submit} noValidate>
-          <label>Email<input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus /></label>
-          <label>Password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
-          {error && <Banner kind="error">{error}</Banner>}
-          <button className="primary" type="submit" disabled={busy || !email || !password}>{busy ? 'Signing in…' : 'Sign in'}</button>
-        </form>
+        {methods?.sso && (
+          <a className="button primary sso" href={ssoHref(methods, { next })}>Sign in with {methods.sso.name}</a>
+        )}
+        {methods?.sso && methods.password && <p className="muted small or">or with your email and password</p>}
+        {(!methods || methods.password) && (
+          <form onSubmit={submit} noValidate>
+            <label>Email<input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus={!methods?.sso} /></label>
+            <label>Password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
+            <button className={methods?.sso ? '' : 'primary'} type="submit" disabled={busy || !email || !password}>{busy ? 'Signing in…' : 'Sign in'}</button>
+          </form>
+        )}
+        {error && <Banner kind="error">{error}</Banner>}
         <p className="muted small">New here? Open the invite link your instructor sent you.</p>
       </section>
     </div>
