@@ -40,7 +40,14 @@ type Server struct {
 	done    chan error
 	log     *slog.Logger
 	logFile *os.File
+	// adopted is the postmaster's PID of a server a dead ckalab process
+	// left running, which this one now owns and stops.
+	adopted int
 }
+
+// ownerFile holds the PID of the ckalab process that owns (and stops) the
+// server running in a directory.
+const ownerFile = "owner.pid"
 
 // FindBinaries returns the directory holding initdb and postgres.
 func FindBinaries() (string, error) {
@@ -78,7 +85,7 @@ func Start(ctx context.Context, log *slog.Logger, dir string, opts Options) (*Se
 	if err := os.MkdirAll(sock, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", sock, err)
 	}
-	if s := attach(ctx, log, dir, opts.Database); s != nil {
+	if s := attach(ctx, log, dir, opts.Database, true); s != nil {
 		return s, nil
 	}
 	cred, err := runAs(dir)
@@ -116,6 +123,7 @@ func Start(ctx context.Context, log *slog.Logger, dir string, opts Options) (*Se
 		_ = s.Stop(context.Background())
 		return nil, err
 	}
+	s.writeOwner()
 	log.Info("embedded PostgreSQL running", "socket", sock, "pid", cmd.Process.Pid)
 	return s, nil
 }
@@ -130,12 +138,14 @@ func Attach(ctx context.Context, log *slog.Logger, dir string, opts Options) *Se
 	if err != nil {
 		return nil
 	}
-	return attach(ctx, log, dir, opts.Database)
+	return attach(ctx, log, dir, opts.Database, false)
 }
 
 // attach returns a server already running in dir (started by another
 // ckalab process, e.g. `ckalab serve` while `ckalab user add` runs), or nil.
-func attach(ctx context.Context, log *slog.Logger, dir, db string) *Server {
+// With adopt, a server whose owner died (kill -9) becomes the caller's to
+// stop, so it is not left running for ever.
+func attach(ctx context.Context, log *slog.Logger, dir, db string, adopt bool) *Server {
 	s := &Server{dir: dir, db: db, log: log}
 	if _, err := os.Stat(filepath.Join(dir, "run", ".s.PGSQL.5432")); err != nil {
 		return nil
@@ -147,8 +157,61 @@ func attach(ctx context.Context, log *slog.Logger, dir, db string) *Server {
 		return nil
 	}
 	conn.Close(cctx)
+	if adopt && !alive(readPID(filepath.Join(dir, ownerFile))) {
+		if pm := readPID(filepath.Join(dir, "data", "postmaster.pid")); pm > 0 {
+			s.adopted = pm
+			s.writeOwner()
+			log.Info("adopted the embedded PostgreSQL a stopped ckalab process left running; this one stops it", "dir", dir, "pid", pm)
+			return s
+		}
+	}
 	log.Debug("using the embedded PostgreSQL another ckalab process runs", "dir", dir)
 	return s
+}
+
+// readPID reads the number on the first line of a PID file; 0 if none.
+func readPID(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	n, _ := strconv.Atoi(strings.TrimSpace(line))
+	return n
+}
+
+// alive reports whether process pid exists.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func (s *Server) writeOwner() {
+	if err := os.WriteFile(filepath.Join(s.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		s.log.Warn("cannot record the embedded PostgreSQL's owner", "err", err)
+	}
+}
+
+// stopAdopted stops an adopted server, unless another process adopted it since.
+func (s *Server) stopAdopted(ctx context.Context) error {
+	if readPID(filepath.Join(s.dir, ownerFile)) != os.Getpid() {
+		return nil
+	}
+	_ = syscall.Kill(s.adopted, syscall.SIGINT)
+	for alive(s.adopted) {
+		select {
+		case <-ctx.Done():
+			_ = syscall.Kill(s.adopted, syscall.SIGKILL)
+			return fmt.Errorf("adopted postgres did not stop in time; killed: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	_ = os.Remove(filepath.Join(s.dir, ownerFile))
+	s.log.Info("embedded PostgreSQL stopped")
+	return nil
 }
 
 // runAs picks the account PostgreSQL runs as: the caller, or, when the
@@ -226,6 +289,9 @@ func (s *Server) URLFor(db string) string { return s.urlFor(db) }
 // Stop shuts PostgreSQL down (fast mode) and waits for it to exit.
 func (s *Server) Stop(ctx context.Context) error {
 	if s.cmd == nil {
+		if s.adopted > 0 {
+			return s.stopAdopted(ctx)
+		}
 		return nil // attached to another process's server
 	}
 	defer s.logFile.Close()
@@ -235,6 +301,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	_ = s.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-s.done:
+		_ = os.Remove(filepath.Join(s.dir, ownerFile))
 		s.log.Info("embedded PostgreSQL stopped")
 		return nil
 	case <-ctx.Done():
