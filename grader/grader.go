@@ -104,6 +104,12 @@ type Report struct {
 // DefaultTimeout bounds a check without its own timeout.
 const DefaultTimeout = 10 * time.Second
 
+// ConnectivityTimeout bounds a connectivity check without its own timeout:
+// each starts probe containers and waits on a blocked port, and a lab's
+// checks run side by side, so on a loaded 2-core host 10 s ran out before
+// the probes answered (netpol-shop's solution graded as blocked).
+const ConnectivityTimeout = 30 * time.Second
+
 // ErrUnreachable means the cluster's API server did not answer.
 var ErrUnreachable = errors.New("cluster unreachable")
 
@@ -296,6 +302,9 @@ func (c *cluster) run(ctx context.Context, chk labs.Check) (passed bool, msg str
 	timeout := chk.Timeout.Duration
 	if timeout == 0 {
 		timeout = DefaultTimeout
+		if _, ok := chk.Spec.(*labs.ConnectivityCheck); ok {
+			timeout = ConnectivityTimeout
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
