@@ -42,6 +42,7 @@ export default async function () {
     watchConsole(page, errors)
     await page.goto(srv.url + '/')
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+    await page.getByRole('link', { name: 'Sign in with Example University' }).waitFor()
     assert(!(await page.getByLabel('Password').isVisible()), 'password form shown with --disable-password-login')
 
     // Someone outside the allowed domain is told why.
@@ -69,6 +70,7 @@ export default async function () {
     watchConsole(spage, errors)
     await spage.goto(link)
     await spage.getByRole('heading', { name: 'Join CKA Winter' }).waitFor()
+    await spage.getByRole('link', { name: 'Join with Example University' }).waitFor()
     assert(!(await spage.getByLabel(/Password/).isVisible()), 'invite page asks for a password with --disable-password-login')
     await idp.queue('student-1', 'student@example.edu')
     await spage.getByRole('link', { name: 'Join with Example University' }).click()

@@ -52,7 +52,7 @@ export function JoinPage({ token, me, onJoined }: { token: string; me: Me | null
               {methods.password && <p className="muted small or">or create an account with a password:</p>}
             </>
           ) : null}
-          {!me && (!methods || methods.password) && (
+          {!me && methods?.password && (
             <>
               <label>Email<input type="email" value={email} onChange={(e) => setEmail(e.target.value)} readOnly={!!info.email} required autoComplete="username" /></label>
               <label>Name<input value={name} onChange={(e) => setName(e.target.value)} autoComplete="name" /></label>
@@ -60,7 +60,7 @@ export function JoinPage({ token, me, onJoined }: { token: string; me: Me | null
             </>
           )}
           {error.length > 0 && <Banner kind="error">{error.map((m) => <div key={m}>{m}</div>)}</Banner>}
-          {(me || !methods || methods.password) && (
+          {(me || methods?.password) && (
             <button className={!me && methods?.sso ? '' : 'primary'} type="submit" disabled={busy}>{busy ? 'Joining…' : me ? 'Join cohort' : 'Create account and join'}</button>
           )}
         </form>

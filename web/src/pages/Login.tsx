@@ -45,7 +45,7 @@ Snapshot saved at /opt/backup.db`}</pre>
           <a className="button primary sso" href={ssoHref(methods, { next })}>Sign in with {methods.sso.name}</a>
         )}
         {methods?.sso && methods.password && <p className="muted small or">or with your email and password</p>}
-        {(!methods || methods.password) && (
+        {methods?.password && (
           <form onSubmit={submit} noValidate>
             <label>Email<input type="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required autoFocus={!methods?.sso} /></label>
             <label>Password<input type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required /></label>
