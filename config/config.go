@@ -250,15 +250,7 @@ func (c *Config) Validate() error {
 
 // TrustedProxyList is --trusted-proxies split into its entries; nil when
 // empty, which trusts no proxy.
-func (c *Config) TrustedProxyList() []string {
-	var out []string
-	for _, p := range strings.Split(c.TrustedProxies, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (c *Config) TrustedProxyList() []string { return List(c.TrustedProxies) }
 
 // Origin is the scheme://host[:port] browsers send as Origin for this server.
 func (c *Config) Origin() string {
