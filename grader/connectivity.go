@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -31,7 +32,7 @@ func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (
 	// A blocked connection proves a policy only when something listens:
 	// deleting the target, or its Service's port, blocks nothing.
 	if n.Expect == "blocked" {
-		if err := c.serving(ctx, n.Host, n.Port); err != nil {
+		if err := c.servingOnce(ctx, n.Host, n.Port); err != nil {
 			return false, fmt.Sprintf("%s, so a refused connection proves nothing", err), nil, nil
 		}
 	}
@@ -41,8 +42,12 @@ func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (
 		return false, fmt.Sprintf("pod %s/%s is not running on a node of this cluster (spec.nodeName %q)",
 			pod.Namespace, pod.Name, pod.Spec.NodeName), nil, nil
 	}
-	// Values reach the node as arguments, never spliced into a script.
-	script := "set -e\n" + enterPod + `if nsenter -t "$pid" -n timeout 3 bash -c '</dev/tcp/$0/$1' "$2" "$3" 2>/dev/null; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
+	// Values reach the node as arguments, never spliced into a script. A
+	// connection that fails is tried once more with a longer wait: a
+	// policy's verdict (ckanet decides new flows in user space) can take
+	// seconds on a node out of CPU, and a slow "allowed" is not "blocked".
+	script := "set -e\n" + enterPod + `try() { nsenter -t "$pid" -n timeout "$1" bash -c '</dev/tcp/$0/$1' "$2" "$3" 2>/dev/null; }
+if try 3 "$2" "$3" || try 10 "$2" "$3"; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
 	out, err := c.probe(ctx, pod.Spec.NodeName, "bash", "-c", script, "probe", string(pod.UID), ip, strconv.Itoa(n.Port))
 	text := string(out)
 	ev := map[string]any{"from": pod.Namespace + "/" + pod.Name, "fromIP": pod.Status.PodIP, "to": net.JoinHostPort(ip, strconv.Itoa(n.Port)), "host": n.Host}
@@ -149,6 +154,30 @@ func (c *cluster) resolve(ctx context.Context, host string) (string, error) {
 		return "", fmt.Errorf("service %s/%s has no cluster IP (%q)", h.namespace, h.name, svc.Spec.ClusterIP)
 	}
 	return svc.Spec.ClusterIP, nil
+}
+
+// servingOnce is serving, looked up once per grading: several checks ask
+// about the same target, and each lookup starts a probe container.
+func (c *cluster) servingOnce(ctx context.Context, host string, port int) error {
+	key := net.JoinHostPort(host, strconv.Itoa(port))
+	c.mu.Lock()
+	l, ok := c.served[key]
+	if !ok {
+		l = &lookup{}
+		if c.served == nil {
+			c.served = map[string]*lookup{}
+		}
+		c.served[key] = l
+	}
+	c.mu.Unlock()
+	l.once.Do(func() { l.err = c.serving(ctx, host, port) })
+	return l.err
+}
+
+// lookup is one memoised answer of a grading.
+type lookup struct {
+	once sync.Once
+	err  error
 }
 
 // serving says why host:port would refuse connections whatever the

@@ -125,6 +125,9 @@ type cluster struct {
 	core   kubernetes.Interface
 	dyn    dynamic.Interface
 	mapper meta.RESTMapper
+
+	mu     sync.Mutex
+	served map[string]*lookup // servingOnce's answers
 }
 
 func connect(t Target) (*cluster, error) {
