@@ -28,6 +28,7 @@ func checkers() map[string]checker {
 		"certificate":  kind((*cluster).certificate),
 		"helmRelease":  kind((*cluster).helmRelease),
 		"dns":          kind((*cluster).dns),
+		"kubeconfig":   kind((*cluster).kubeconfig),
 	}
 }
 

@@ -55,6 +55,7 @@ func checkKinds() map[string]func() CheckSpec {
 		"certificate":  func() CheckSpec { return new(CertificateCheck) },
 		"helmRelease":  func() CheckSpec { return new(HelmReleaseCheck) },
 		"dns":          func() CheckSpec { return new(DNSCheck) },
+		"kubeconfig":   func() CheckSpec { return new(KubeconfigCheck) },
 	}
 }
 
