@@ -23,6 +23,7 @@ type apiEnvironment struct {
 	ID            uuid.UUID       `json:"id"`
 	UserID        *uuid.UUID      `json:"userId,omitempty"`
 	LabID         string          `json:"labId"`
+	LabTitle      string          `json:"labTitle,omitempty"` // the lab's title, when this server offers the lab
 	State         store.EnvState  `json:"state"`
 	Topology      string          `json:"topology"`
 	K8sVersion    string          `json:"kubernetesVersion"`
@@ -34,9 +35,15 @@ type apiEnvironment struct {
 	ExpiresAt     *time.Time      `json:"expiresAt,omitempty"`
 	LastActivity  *time.Time      `json:"lastActivityAt,omitempty"`
 	GaveUpAt      *time.Time      `json:"gaveUpAt,omitempty"`
+	// GraceSeconds is the part of the time limit that startRequest added
+	// to the lab's own (--environment-grace): the lab's time ends that long
+	// before ExpiresAt, when the cluster is deleted. Checks count until
+	// ExpiresAt. Set once the clock runs (ExpiresAt set).
+	GraceSeconds int `json:"graceSeconds,omitempty"`
 }
 
-func toEnvironment(e store.Environment) apiEnvironment {
+// toEnvironment maps a row to the API, with the lab's title and the grace.
+func (s *Server) toEnvironment(e store.Environment) apiEnvironment {
 	out := apiEnvironment{ID: e.ID, LabID: e.LabID, State: e.State, Topology: e.Topology, K8sVersion: e.K8sVersion,
 		Nodes: e.Nodes, Failure: e.Failure, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, ExpiresAt: e.ExpiresAt, LastActivity: e.LastActivityAt,
 		GaveUpAt: e.GaveUpAt}
@@ -45,6 +52,12 @@ func toEnvironment(e store.Environment) apiEnvironment {
 	}
 	if e.UserID.Valid {
 		out.UserID = &e.UserID.UUID
+	}
+	if l := s.lab(e.LabID); l != nil {
+		out.LabTitle = l.Title
+	}
+	if e.ExpiresAt != nil {
+		out.GraceSeconds = int(s.cfg.EnvGrace.Seconds())
 	}
 	return out
 }
@@ -67,10 +80,10 @@ func (s *Server) listEnvironments(c *gin.Context) {
 	}
 	out := make([]apiEnvironment, 0, len(envs))
 	for _, e := range envs {
-		out = append(out, toEnvironment(e))
+		out = append(out, s.toEnvironment(e))
 	}
 	c.JSON(http.StatusOK, gin.H{"environments": out, "available": s.envs != nil, "unavailableReason": s.envsDown,
-		"kubernetesVersion": s.cfg.K8sVersion})
+		"kubernetesVersion": s.cfg.K8sVersion, "perUser": s.cfg.MaxEnvsPerUser})
 }
 
 func (s *Server) startEnvironment(c *gin.Context) {
@@ -129,7 +142,7 @@ func (s *Server) startRequest(ctx context.Context, user uuid.UUID, lab, topology
 }
 
 func (s *Server) withPosition(c *gin.Context, e store.Environment) apiEnvironment {
-	out := toEnvironment(e)
+	out := s.toEnvironment(e)
 	if e.State == store.EnvRequested {
 		if pos, err := s.store.QueuePosition(c.Request.Context(), e.ID); err == nil {
 			out.QueuePosition = &pos
@@ -254,7 +267,7 @@ func (s *Server) extendEnvironment(c *gin.Context) {
 	}
 	u := currentUser(c)
 	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.extend", e.ID.String(), map[string]any{"minutes": req.Minutes}, c.ClientIP())
-	c.JSON(http.StatusOK, gin.H{"environment": toEnvironment(e)})
+	c.JSON(http.StatusOK, gin.H{"environment": s.toEnvironment(e)})
 }
 
 func topologyOf(l *labs.Lab) provision.Topology {

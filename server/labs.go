@@ -283,5 +283,5 @@ func (s *Server) giveUp(c *gin.Context) {
 	}
 	u := currentUser(c)
 	s.audit(c, &u.ID, "environment.give_up", e.ID.String(), map[string]any{"lab": e.LabID})
-	c.JSON(http.StatusOK, gin.H{"environment": toEnvironment(e)})
+	c.JSON(http.StatusOK, gin.H{"environment": s.toEnvironment(e)})
 }

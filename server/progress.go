@@ -59,7 +59,7 @@ func (s *Server) attemptsOf(c *gin.Context, user uuid.UUID) ([]apiAttempt, bool)
 	}
 	out := make([]apiAttempt, 0, len(as))
 	for _, a := range as {
-		out = append(out, apiAttempt{toEnvironment(a.Environment), a.EndedAt, a.BestScore, a.MaxScore, a.Checks})
+		out = append(out, apiAttempt{s.toEnvironment(a.Environment), a.EndedAt, a.BestScore, a.MaxScore, a.Checks})
 	}
 	return out, true
 }

@@ -53,7 +53,8 @@ export default async function () {
     // Start, a hint, a failing Check.
     await page.getByRole('button', { name: 'Start Just enough access for a developer and a CI bot' }).click()
     await page.getByText('Preparing your cluster').waitFor()
-    await row.getByText(/rbac-developer: (queued|starting|setting up)/).waitFor({ timeout: 10000 })
+    const rbacTitle = 'Just enough access for a developer and a CI bot'
+    await row.getByText(new RegExp(rbacTitle + ': (queued|starting|setting up)')).waitFor({ timeout: 10000 })
     await page.getByRole('tab', { selected: true }).waitFor({ timeout: 300000 })
     const cp = (await page.getByRole('tab', { selected: true }).innerText()).split(' ')[0]
     await page.getByRole('timer').waitFor()
@@ -64,7 +65,7 @@ export default async function () {
     await page.getByText(/user jane cannot get pods, list pods, .* in namespace dev yet/).waitFor()
     await page.screenshot({ path: `${artifacts}/lab-check-failing.png` })
     await row.locator('[data-lab="rbac-developer"]').getByText(/^[0-4]\.\d\/5$/).waitFor({ timeout: 10000 })
-    await row.getByText('rbac-developer: running').waitFor()
+    await row.getByText(rbacTitle + ': running').waitFor()
     await tpage.screenshot({ path: `${artifacts}/cohort-board.png` })
 
     // The instructor watches her terminal from the student page, in a second tab.

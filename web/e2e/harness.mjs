@@ -99,11 +99,12 @@ export async function waitScreen(page, node, re, ms) {
 }
 
 
-// stopEnvironment presses Stop on the environment page and waits until its
-// cluster is deleted, so the server is not stopped with a cluster half-gone.
+// stopEnvironment presses Stop on the environment page, confirms, and waits
+// until its cluster is deleted, so the server is not stopped with a cluster half-gone.
 export async function stopEnvironment(page) {
   const envId = new URL(page.url()).pathname.split('/').pop()
   await page.getByRole('button', { name: 'Stop environment' }).click()
+  await page.getByRole('alertdialog', { name: 'Confirm stop' }).getByRole('button', { name: 'Stop now' }).click()
   await page.getByRole('heading', { name: 'Labs', exact: true }).waitFor()
   let state = ''
   for (let i = 0; i < 240 && state !== 'deleted'; i++) {

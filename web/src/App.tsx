@@ -41,8 +41,9 @@ export function App() {
   const teaches = me.user.role !== 'student'
   let page
   let m
-  if ((m = match('/env/:id', path))) page = <EnvironmentPage id={m.id} />
-  else if ((m = match('/cohorts/:id/students/:uid', path)) && teaches) page = <StudentPage cohortId={m.id} userId={m.uid} />
+  let wide = false // a page with a terminal takes the window's width
+  if ((m = match('/env/:id', path))) { page = <EnvironmentPage id={m.id} />; wide = true }
+  else if ((m = match('/cohorts/:id/students/:uid', path)) && teaches) { page = <StudentPage cohortId={m.id} userId={m.uid} />; wide = true }
   else if ((m = match('/cohorts/:id', path)) && teaches) page = <CohortPage id={m.id} />
   else if (path === '/history') page = <HistoryPage />
   else if (path === '/cohorts' && teaches) page = <CohortsPage />
@@ -58,12 +59,12 @@ export function App() {
           {teaches && <Link to="/cohorts">Cohorts</Link>}
         </nav>
         <div className="who">
-          <span title={me.user.email}>{me.user.name || me.user.email}</span>
+          <span className="who-name" title={me.user.email}>{me.user.name || me.user.email}</span>
           <span className={'role role-' + me.user.role}>{me.user.role}</span>
           <button className="ghost" onClick={logout}>Sign out</button>
         </div>
       </header>
-      <main className="content">{page}</main>
+      <main className={wide ? 'content wide' : 'content'}>{page}</main>
     </div>
   )
 }

@@ -1,7 +1,9 @@
 // The task side of a lab: its tasks in Markdown, hints revealed one at a
 // time, and the Check button with each check's result. Instructors get
-// the same panel read-only (canCheck false).
-import { useEffect, useState } from 'react'
+// the same panel read-only (canCheck false). Check and the score stay in
+// view at the panel's foot; after a Check the panel moves to the first
+// failed check.
+import { useEffect, useRef, useState } from 'react'
 import { marked } from 'marked'
 import { api, ApiError, type CheckRun, type Lab } from './api'
 import { Banner } from './ui'
@@ -17,6 +19,8 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
   const [error, setError] = useState('')
   const [solution, setSolution] = useState<Step[] | null>(null)
   const [explanations, setExplanations] = useState<Explanation[]>([])
+  const [checked, setChecked] = useState(0) // Checks pressed here: each moves to its first failure
+  const panel = useRef<HTMLElement>(null)
   // A student reads the solution once the attempt is over: at full marks,
   // or after giving up (later Checks then do not count).
   const fullMarks = !!run && run.counted && run.score >= run.maxScore
@@ -44,12 +48,20 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
     setError('')
     try {
       setRun((await api<{ run: CheckRun }>('POST', `/environments/${envId}/check`, {})).run)
+      setChecked((n) => n + 1)
     } catch (e) {
       setError((e as ApiError).message)
     } finally {
       setChecking(false)
     }
   }
+  // After a Check, the first check that failed (or waits); the solution once opened.
+  useEffect(() => {
+    if (checked) scrollWithin(panel.current, panel.current?.querySelector<HTMLElement>('.results .fail, .results .wait'))
+  }, [checked])
+  useEffect(() => {
+    if (solution) scrollWithin(panel.current, panel.current?.querySelector<HTMLElement>('.solution'))
+  }, [solution])
   const hint = async (task: string) => {
     try {
       const r = await api<{ taskId: string; hints: string[] }>('POST', `/environments/${envId}/hints`, { taskId: task })
@@ -59,7 +71,7 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
   if (!lab) return error ? <Banner kind="error">{error}</Banner> : null
   const resultOf = (task: string, check: string) => run?.results.find((r) => r.taskId === task && r.checkId === check)
   return (
-    <aside className="lab-panel" aria-label="Tasks">
+    <aside className="lab-panel" aria-label="Tasks" ref={panel}>
       {lab.description && <div className="md" dangerouslySetInnerHTML={{ __html: marked.parse(lab.description) as string }} />}
       {lab.tasks.map((t, i) => {
         const shown = hints[t.id] ?? []
@@ -83,9 +95,6 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
           </section>
         )
       })}
-      {error && <Banner kind="error">{error}</Banner>}
-      {canCheck && <button className="primary" onClick={check} disabled={checking}>{checking ? 'Checking…' : 'Check'}</button>}
-      {run && !solution && <button className="secondary small" onClick={showSolution}>{canCheck && !fullMarks ? 'Give up and show the solution' : 'Show the solution'}</button>}
       {solution && (
         <section className="solution" aria-label="Solution">
           {explanations.map((x) => (
@@ -98,8 +107,25 @@ export function LabPanel({ labId, envId, canCheck, refresh = 0 }: { labId: strin
           {solution.map((st, i) => <pre key={i}>{st.script ? `# on ${st.node}\n${st.script}` : `# kubectl apply -f - <<EOF\n${st.manifest}EOF`}</pre>)}
         </section>
       )}
-      {run ? <p className="score" role="status">Score: {run.score.toFixed(1)} / {run.maxScore}{!run.counted && ' (not counted: given up)'} <span className="muted small">({new Date(run.at).toLocaleTimeString()}, {run.tookMs} ms)</span></p>
-        : !canCheck && <p className="muted small">No Check yet.</p>}
+      <div className="lab-actions">
+        {error && <Banner kind="error">{error}</Banner>}
+        {run && run.score >= run.maxScore && <Banner kind="success"><span className="passed">{run.counted ? '✓ Passed: every check is green.' : '✓ Every check is green (not counted: given up).'}</span></Banner>}
+        <div className="lab-actions-row">
+          {canCheck && <button className="primary" onClick={check} disabled={checking}>{checking ? 'Checking…' : 'Check'}</button>}
+          {run ? <p className="score" role="status">Score: {run.score.toFixed(1)} / {run.maxScore}{!run.counted && ' (not counted: given up)'} <span className="muted small">({new Date(run.at).toLocaleTimeString()}, {run.tookMs} ms)</span></p>
+            : !canCheck && <p className="muted small">No Check yet.</p>}
+        </div>
+        {run && !solution && <button className="secondary small" onClick={showSolution}>{canCheck && !fullMarks ? 'Give up and show the solution' : 'Show the solution'}</button>}
+      </div>
     </aside>
   )
+}
+
+// scrollWithin scrolls the panel (not the page) to show el a little below
+// its top, and brings the panel itself into view.
+function scrollWithin(panel: HTMLElement | null, el: HTMLElement | null | undefined) {
+  if (!panel || !el) return
+  panel.scrollTo({ top: el.getBoundingClientRect().top - panel.getBoundingClientRect().top + panel.scrollTop - 48, behavior: 'smooth' })
+  const r = panel.getBoundingClientRect()
+  if (r.bottom > window.innerHeight || r.top < 0) panel.scrollIntoView({ block: 'nearest', behavior: 'smooth' })
 }

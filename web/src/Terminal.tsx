@@ -32,6 +32,7 @@ export function Terminal({ envId, node, token: watchToken, label }: { envId: str
         const gl = new WebglAddon()
         gl.onContextLoss(() => gl.dispose())
         term.loadAddon(gl)
+        fit.fit() // the WebGL renderer measures cells its own way
       } catch { /* the DOM renderer stays */ }
     }).catch(() => {})
     fit.fit()

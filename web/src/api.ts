@@ -50,11 +50,12 @@ export async function loadMe(): Promise<Me | null> {
 
 export type EnvNode = { name: string; role: string; ip: string }
 export type Environment = {
-  id: string; userId?: string; labId: string; state: string; topology: string; kubernetesVersion: string
+  id: string; userId?: string; labId: string; labTitle?: string; state: string; topology: string; kubernetesVersion: string
   nodes: EnvNode[]; failure?: string; queuePosition?: number; createdAt: string; startedAt?: string; expiresAt?: string; lastActivityAt?: string
+  graceSeconds?: number // the grace inside the time limit: the lab's time ends this long before expiresAt
 }
 export type EnvEvent = { id: number; at: string; phase: string; message?: string }
-export type EnvList = { environments: Environment[]; available: boolean; unavailableReason: string; kubernetesVersion: string }
+export type EnvList = { environments: Environment[]; available: boolean; unavailableReason: string; kubernetesVersion: string; perUser: number }
 
 export type Progress = { bestScore: number; maxScore: number; checks: number; passed: boolean; lastCheckAt?: string; hintsUsed: number }
 export type LabSummary = { id: string; title: string; domain: string; domainName: string; difficulty: string; minutes: number; topology: string; progress?: Progress }
@@ -73,6 +74,12 @@ export type Health = { reachable: boolean; problem?: string; serverVersion?: str
 
 // labName shows a lab id as people read it.
 export const labName = (id: string) => id === 'playground' ? 'Playground' : id
+
+// envTitle is the title of an environment's lab (its id when the server no longer offers it).
+export const envTitle = (e: { labId: string; labTitle?: string }) => e.labTitle || labName(e.labId)
+
+// live says an environment holds (or is about to hold) a cluster.
+export const live = (state: string) => ['requested', 'provisioning', 'ready', 'in_use'].includes(state)
 
 // ago says how long ago t was, in words.
 export function ago(t?: string): string {

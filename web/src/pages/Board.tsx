@@ -1,7 +1,7 @@
 // The instructor's live view of a cohort: students × labs, pushed by the
 // server (server-sent events) as states and scores change.
 import { useEffect, useState } from 'react'
-import { ago, labName, stateLabel, type Board } from '../api'
+import { ago, labName, live, stateLabel, type Board } from '../api'
 import { Link } from '../router'
 import { Empty, Spinner } from '../ui'
 
@@ -23,6 +23,8 @@ export function CohortBoard({ cohortId }: { cohortId: string }) {
 
   if (!board) return <Spinner label="Connecting to the live board" />
   if (board.students.length === 0) return <Empty title="No students yet"><p className="muted">Invite students below; they appear here as they join.</p></Empty>
+  const titles = new Map(board.labs.map((l) => [l.id, l.title]))
+  const title = (id: string) => titles.get(id) ?? labName(id)
   const labs = board.labs.filter((l) => board.students.some((s) => s.progress[l.id] || s.environment?.labId === l.id))
   return (
     <div>
@@ -30,16 +32,16 @@ export function CohortBoard({ cohortId }: { cohortId: string }) {
       <div className="table-wrap">
         <table className="table board" aria-label="Students and labs">
           <thead>
-            <tr><th>Student</th><th>Now</th><th>Last activity</th>{labs.map((l) => <th key={l.id} title={l.title}>{l.id}</th>)}</tr>
+            <tr><th>Student</th><th>Now</th><th>Last activity</th>{labs.map((l) => <th key={l.id} className="lab-col" title={l.id}>{l.title}</th>)}</tr>
           </thead>
           <tbody>
             {board.students.map((s) => {
               const e = s.environment
-              const active = e && ['requested', 'provisioning', 'ready', 'in_use'].includes(e.state)
+              const active = e && live(e.state)
               return (
                 <tr key={s.user.id} data-testid={'student-' + s.user.email}>
                   <td><Link to={`/cohorts/${cohortId}/students/${s.user.id}`}>{s.user.name || s.user.email}</Link>{s.user.name && <div className="muted small">{s.user.email}</div>}</td>
-                  <td>{e ? <span className={'state state-' + e.state} title={e.failure}>{active ? labName(e.labId) + ': ' : ''}{stateLabel(e.state)}</span> : <span className="muted">not started</span>}</td>
+                  <td className="now">{e ? <span className={'state state-' + e.state} title={e.failure}>{active ? title(e.labId) + ': ' : ''}{stateLabel(e.state)}</span> : <span className="muted">not started</span>}</td>
                   <td>{ago(s.lastActivityAt)}</td>
                   {labs.map((l) => {
                     const p = s.progress[l.id]

@@ -1,7 +1,8 @@
-import { useEffect, useMemo, useState } from 'react'
-import { api, ApiError, labName, stateLabel, type EnvList, type Environment, type LabSummary, type Me } from '../api'
+import { useCallback, useEffect, useMemo, useState } from 'react'
+import { api, ApiError, stateLabel, type EnvList, type Environment, type LabSummary, type Me } from '../api'
 import { Link, useRouter } from '../router'
 import { Banner, Empty } from '../ui'
+import { RunningLab } from './RunningLab'
 
 const difficulties = ['easy', 'medium', 'hard']
 
@@ -13,10 +14,11 @@ export function CatalogPage({ me }: { me: Me }) {
   const [labs, setLabs] = useState<LabSummary[] | null>(null)
   const [domain, setDomain] = useState('')
   const [difficulty, setDifficulty] = useState('')
+  const loadEnvs = useCallback(() => { api<EnvList>('GET', '/environments').then(setEnvs).catch((e) => setError((e as ApiError).message)) }, [])
   useEffect(() => {
-    api<EnvList>('GET', '/environments').then(setEnvs).catch((e) => setError((e as ApiError).message))
+    loadEnvs()
     api<{ labs: LabSummary[] }>('GET', '/labs').then((r) => setLabs(r.labs)).catch((e) => setError((e as ApiError).message))
-  }, [])
+  }, [loadEnvs])
 
   const start = async (lab: string) => {
     setStarting(lab)
@@ -27,6 +29,8 @@ export function CatalogPage({ me }: { me: Me }) {
     } catch (e) {
       setError((e as ApiError).message)
       setStarting('')
+      loadEnvs() // a lab started elsewhere (another tab) shows in place of Start
+      window.scrollTo({ top: 0, behavior: 'smooth' })
     }
   }
   const domains = useMemo(() => {
@@ -38,6 +42,10 @@ export function CatalogPage({ me }: { me: Me }) {
   const passed = (labs ?? []).filter((l) => l.progress?.passed).length
   const running = envs?.environments ?? []
   const openEnv = (lab: string) => running.find((e) => e.labId === lab)
+  // At the per-user cap, Start would only earn a quota error: each lab shows
+  // what runs instead, with Open and Stop.
+  const full = running.length > 0 && running.length >= (envs?.perUser ?? 1)
+  const instead = full && running.map((e) => <RunningLab key={e.id} env={e} onStopped={loadEnvs} why={running.length === 1 ? 'One lab at a time; running now:' : 'Your limit is reached; stop one to start this:'} />)
   return (
     <div>
       <div className="page-head">
@@ -53,12 +61,7 @@ export function CatalogPage({ me }: { me: Me }) {
         <section className="running">
           <h2>Your environments</h2>
           <div className="cards">
-            {running.map((e) => (
-              <Link key={e.id} to={'/env/' + e.id} className="card">
-                <strong>{labName(e.labId)}</strong>
-                <p className="muted">{stateLabel(e.state)} · {e.topology} · v{e.kubernetesVersion}</p>
-              </Link>
-            ))}
+            {running.map((e) => <div key={e.id} className="card"><RunningLab env={e} onStopped={loadEnvs} /></div>)}
           </div>
         </section>
       )}
@@ -68,7 +71,8 @@ export function CatalogPage({ me }: { me: Me }) {
           <div className="card">
             <strong>Playground</strong>
             <p className="muted">A free cluster of your own: one control plane and one worker, Kubernetes v{envs?.kubernetesVersion ?? '…'}, with kubectl, etcdctl and ssh between nodes.</p>
-            <button className="primary" onClick={() => start('playground')} disabled={!!starting || !envs?.available}>{starting === 'playground' ? 'Starting…' : openEnv('playground') ? 'Open playground' : 'Start playground'}</button>
+            {full && !openEnv('playground') ? instead
+              : <button className="primary" onClick={() => start('playground')} disabled={!!starting || !envs?.available}>{starting === 'playground' ? 'Starting…' : openEnv('playground') ? 'Open playground' : 'Start playground'}</button>}
           </div>
         </div>
       </section>
@@ -104,6 +108,7 @@ export function CatalogPage({ me }: { me: Me }) {
                   {p && <span className="muted"> · {p.checks} check{p.checks === 1 ? '' : 's'}</span>}</p>
                 {open
                   ? <button className="secondary" onClick={() => navigate('/env/' + open.id)} aria-label={`Open ${l.title}`}>Open ({stateLabel(open.state)})</button>
+                  : full ? instead
                   : <button className="primary" onClick={() => start(l.id)} disabled={!!starting || !envs?.available} aria-label={`Start ${l.title}`}>{starting === l.id ? 'Starting…' : 'Start'}</button>}
               </div>
             )

@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'react'
-import { api, ApiError, labName, type Environment, type EnvEvent } from '../api'
+import { api, ApiError, envTitle, type Environment, type EnvEvent } from '../api'
 import { Terminal } from '../Terminal'
 import { LabPanel } from '../LabPanel'
-import { Banner, Spinner } from '../ui'
+import { LabLayout } from '../LabLayout'
+import { TimeLeft } from '../TimeLeft'
+import { Banner, Confirm, Spinner } from '../ui'
 import { useRouter } from '../router'
 
 const phases = ['queued', 'provisioning', 'creating nodes', 'kubeadm init', 'network', 'storage', 'joining workers', 'waiting for nodes', 'cluster ready', 'claimed', 'lab setup', 'ready']
@@ -41,15 +43,6 @@ export function useEnvironment(id: string) {
   return { env, setEnv, events, error }
 }
 
-// TimeLeft counts down to an environment's expiry.
-export function TimeLeft({ expiresAt }: { expiresAt: string }) {
-  const [now, setNow] = useState(Date.now())
-  useEffect(() => { const t = window.setInterval(() => setNow(Date.now()), 1000); return () => window.clearInterval(t) }, [])
-  const s = Math.max(0, Math.floor((new Date(expiresAt).getTime() - now) / 1000))
-  const text = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
-  return <span className={s < 300 ? 'timer low' : 'timer'} role="timer" aria-label={`Time left ${text}`}>{text} left</span>
-}
-
 // EnvironmentPage follows an environment from the queue to a running
 // cluster, then shows the lab's tasks and a terminal per node.
 export function EnvironmentPage({ id }: { id: string }) {
@@ -58,12 +51,7 @@ export function EnvironmentPage({ id }: { id: string }) {
   const [error, setError] = useState('')
   const [node, setNode] = useState('')
   const [busy, setBusy] = useState('')
-  const [confirmReset, setConfirmReset] = useState(false)
-  const [title, setTitle] = useState('')
-  const labId = env?.labId ?? ''
-  useEffect(() => {
-    if (labId && labId !== 'playground') api<{ lab: { title: string } }>('GET', `/labs/${labId}`).then((r) => setTitle(r.lab.title)).catch(() => {})
-  }, [labId])
+  const [confirm, setConfirm] = useState<'' | 'reset' | 'stop'>('')
 
   const act = async (what: string, f: () => Promise<void>) => {
     setBusy(what)
@@ -73,7 +61,7 @@ export function EnvironmentPage({ id }: { id: string }) {
   const stop = () => act('stop', async () => { await api('DELETE', `/environments/${id}`); navigate('/') })
   const reset = () => act('reset', async () => {
     const r = await api<{ environment: Environment }>('POST', `/environments/${id}/reset`, {})
-    setConfirmReset(false)
+    setConfirm('')
     navigate('/env/' + r.environment.id)
   })
   const extend = () => act('extend', async () => {
@@ -91,25 +79,22 @@ export function EnvironmentPage({ id }: { id: string }) {
     <div className="env">
       <div className="page-head">
         <div>
-          <h1>{title || labName(env.labId)}</h1>
+          <h1>{envTitle(env)}</h1>
           <p className="muted">Kubernetes v{env.kubernetesVersion} · {env.topology}</p>
         </div>
         <div className="row">
           {env.state === 'in_use' && env.expiresAt && <>
-            <TimeLeft expiresAt={env.expiresAt} />
+            <TimeLeft expiresAt={env.expiresAt} graceSeconds={env.graceSeconds} />
             <button className="secondary" onClick={extend} disabled={!!busy}>{busy === 'extend' ? 'Extending…' : 'Extend 15 min'}</button>
           </>}
-          {(live || env.state === 'failed' || env.state === 'expired') && <button className="secondary" onClick={() => setConfirmReset(true)} disabled={!!busy}>Reset</button>}
-          {live && <button className="danger" onClick={stop} disabled={!!busy}>{busy === 'stop' ? 'Stopping…' : 'Stop environment'}</button>}
+          {(live || env.state === 'failed' || env.state === 'expired') && <button className="secondary" onClick={() => setConfirm('reset')} disabled={!!busy}>Reset</button>}
+          {live && <button className="danger" onClick={() => setConfirm('stop')} disabled={!!busy}>{busy === 'stop' ? 'Stopping…' : 'Stop environment'}</button>}
         </div>
       </div>
-      {confirmReset && (
-        <div className="banner banner-info confirm" role="alertdialog" aria-label="Confirm reset">
-          <span>Reset deletes this cluster and everything you did in it, then starts a fresh one for this lab.</span>
-          <button className="danger" onClick={reset} disabled={!!busy} autoFocus>{busy === 'reset' ? 'Resetting…' : 'Reset now'}</button>
-          <button className="secondary" onClick={() => setConfirmReset(false)}>Cancel</button>
-        </div>
-      )}
+      {confirm === 'reset' && <Confirm label="Confirm reset" action={busy === 'reset' ? 'Resetting…' : 'Reset now'} busy={!!busy} onConfirm={reset} onCancel={() => setConfirm('')}>
+        Reset deletes this cluster and everything you did in it, then starts a fresh one for this lab.</Confirm>}
+      {confirm === 'stop' && <Confirm label="Confirm stop" action={busy === 'stop' ? 'Stopping…' : 'Stop now'} busy={!!busy} onConfirm={stop} onCancel={() => setConfirm('')}>
+        Stop deletes this cluster and everything you did in it. Your Checks so far are kept.</Confirm>}
       {(error || loadError) && <Banner kind="error">{error || loadError}</Banner>}
       {env.state === 'failed' && <Banner kind="error">The cluster failed to start: {env.failure}. <button className="link" onClick={reset} disabled={!!busy}>Retry with a fresh cluster</button></Banner>}
       {['expired', 'deleting', 'deleted'].includes(env.state) && <Banner kind="info">This environment has ended ({env.state}). <button className="link" onClick={reset} disabled={!!busy}>Start this lab again</button> for a fresh cluster.</Banner>}
@@ -122,24 +107,22 @@ export function EnvironmentPage({ id }: { id: string }) {
         </div>
       )}
       {env.state === 'in_use' && (
-        <div className={graded ? 'lab-layout' : ''}>
-          {graded && <LabPanel labId={env.labId} envId={env.id} canCheck />}
-          <div className="lab-terminal">
-            <div className="tabs" role="tablist">
-              {nodes.map((n) => (
-                <button key={n.name} role="tab" aria-selected={n.name === current} className={n.name === current ? 'tab active' : 'tab'} onClick={() => setNode(n.name)}>
-                  {n.name} <span className="muted">({n.role})</span>
-                </button>
-              ))}
-            </div>
-            {env.nodes.map((n) => (
-              <div key={n.name} hidden={n.name !== current}>
-                {(n.name === current || node) && <Terminal envId={env.id} node={n.name} label={n.name} />}
-              </div>
+        <LabLayout panel={graded && <LabPanel labId={env.labId} envId={env.id} canCheck />} tabs={
+          <div className="tabs" role="tablist">
+            {nodes.map((n) => (
+              <button key={n.name} role="tab" aria-selected={n.name === current} className={n.name === current ? 'tab active' : 'tab'} onClick={() => setNode(n.name)}>
+                {n.name} <span className="muted">({n.role})</span>
+              </button>
             ))}
-          </div>
-        </div>
+          </div>}>
+          {env.nodes.map((n) => (
+            <div key={n.name} hidden={n.name !== current}>
+              {(n.name === current || node) && <Terminal envId={env.id} node={n.name} label={n.name} />}
+            </div>
+          ))}
+        </LabLayout>
       )}
+      {graded && ['expired', 'deleting', 'deleted'].includes(env.state) && <LabPanel labId={env.labId} envId={env.id} canCheck={false} />}
     </div>
   )
 }

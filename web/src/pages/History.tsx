@@ -1,17 +1,18 @@
 import { useEffect, useState } from 'react'
-import { api, ApiError, labName, stateLabel, type Attempt } from '../api'
+import { api, ApiError, envTitle, live, stateLabel, type Attempt } from '../api'
 import { Link } from '../router'
 import { Banner, Empty, Spinner } from '../ui'
 
-// AttemptsTable lists environments with their best Check.
+// AttemptsTable lists environments with their best Check; with link, each
+// row opens its environment's page (the lab while it runs, its last Check after).
 export function AttemptsTable({ attempts, link }: { attempts: Attempt[]; link: boolean }) {
   return (
-    <table className="table">
+    <div className="table-wrap"><table className="table">
       <thead><tr><th>Lab</th><th>Started</th><th>State</th><th>Checks</th><th>Best score</th></tr></thead>
       <tbody>
         {attempts.map((a) => (
           <tr key={a.id}>
-            <td>{link && ['requested', 'provisioning', 'ready', 'in_use'].includes(a.state) ? <Link to={'/env/' + a.id}>{labName(a.labId)}</Link> : labName(a.labId)}</td>
+            <td>{link ? <Link to={'/env/' + a.id}>{envTitle(a)}</Link> : envTitle(a)}{link && live(a.state) && <span className="muted small"> · open</span>}</td>
             <td>{new Date(a.startedAt ?? a.createdAt).toLocaleString()}</td>
             <td>{stateLabel(a.state)}{a.failure ? `: ${a.failure}` : ''}</td>
             <td>{a.checks}</td>
@@ -19,7 +20,7 @@ export function AttemptsTable({ attempts, link }: { attempts: Attempt[]; link: b
           </tr>
         ))}
       </tbody>
-    </table>
+    </table></div>
   )
 }
 

@@ -2,12 +2,13 @@
 // and checks, a live read-only view of their terminal with takeover, and
 // the actions on their environment.
 import { useEffect, useState } from 'react'
-import { api, ApiError, ago, labName, stateLabel, type Attempt, type Cohort, type Health, type Progress, type User } from '../api'
+import { api, ApiError, ago, envTitle, live, stateLabel, type Attempt, type Cohort, type Health, type Progress, type User } from '../api'
 import { Link } from '../router'
-import { Banner, Empty, Spinner } from '../ui'
+import { Banner, Confirm, Empty, Spinner } from '../ui'
 import { LabPanel } from '../LabPanel'
 import { Terminal } from '../Terminal'
-import { TimeLeft } from './Environment'
+import { TimeLeft } from '../TimeLeft'
+import { LabLayout } from '../LabLayout'
 import { AttemptsTable } from './History'
 
 type StudentView = { cohort: Cohort; user: User; attempts: Attempt[]; progress: Record<string, Progress> }
@@ -28,7 +29,7 @@ export function StudentPage({ cohortId, userId }: { cohortId: string; userId: st
   }, [cohortId, userId, reload])
 
   if (!view) return error ? <Banner kind="error">{error}</Banner> : <Spinner label="Loading student" />
-  const current = view.attempts.find((a) => ['requested', 'provisioning', 'ready', 'in_use'].includes(a.state))
+  const current = view.attempts.find((a) => live(a.state))
   return (
     <div>
       <div className="page-head">
@@ -84,23 +85,19 @@ function LiveEnvironment({ env, onChange }: { env: Attempt; onChange: () => void
   return (
     <section className="panel" aria-label="Current environment">
       <div className="section-head">
-        <h2>{labName(env.labId)} <span className={'state state-' + env.state}>{stateLabel(env.state)}</span></h2>
+        <h2>{envTitle(env)} <span className={'state state-' + env.state}>{stateLabel(env.state)}</span></h2>
         <div className="row">
-          {env.state === 'in_use' && env.expiresAt && <TimeLeft expiresAt={env.expiresAt} />}
+          {env.state === 'in_use' && env.expiresAt && <TimeLeft expiresAt={env.expiresAt} graceSeconds={env.graceSeconds} />}
           {env.state === 'in_use' && <button className="secondary" disabled={!!busy} onClick={() => act('extend', () => api('POST', `/environments/${env.id}/extend`, { minutes: 15 }))}>Extend 15 min</button>}
           <button className="secondary" disabled={!!busy} onClick={() => setConfirm('reset')}>Reset</button>
           <button className="danger" disabled={!!busy} onClick={() => setConfirm('destroy')}>Destroy</button>
         </div>
       </div>
-      {confirm && (
-        <div className="banner banner-info confirm" role="alertdialog" aria-label={'Confirm ' + confirm}>
-          <span>{confirm === 'reset' ? 'Reset deletes the student\'s cluster and starts a fresh one for the same lab.' : 'Destroy deletes the student\'s cluster now; their work in it is lost.'}</span>
-          <button className="danger" autoFocus disabled={!!busy} onClick={() => confirm === 'reset'
-            ? act('reset', () => api('POST', `/environments/${env.id}/reset`, {}))
-            : act('destroy', () => api('DELETE', `/environments/${env.id}`))}>{confirm === 'reset' ? 'Reset now' : 'Destroy now'}</button>
-          <button className="secondary" onClick={() => setConfirm('')}>Cancel</button>
-        </div>
-      )}
+      {confirm && <Confirm label={'Confirm ' + confirm} action={confirm === 'reset' ? 'Reset now' : 'Destroy now'} busy={!!busy} onCancel={() => setConfirm('')}
+        onConfirm={() => confirm === 'reset'
+          ? act('reset', () => api('POST', `/environments/${env.id}/reset`, {}))
+          : act('destroy', () => api('DELETE', `/environments/${env.id}`))}>
+        {confirm === 'reset' ? 'Reset deletes the student\'s cluster and starts a fresh one for the same lab.' : 'Destroy deletes the student\'s cluster now; their work in it is lost.'}</Confirm>}
       {error && <Banner kind="error">{error}</Banner>}
       <p className="small muted">Started {ago(env.startedAt ?? env.createdAt)} · last activity {ago(env.lastActivityAt)} · Kubernetes v{env.kubernetesVersion} · {env.topology}</p>
       {env.state === 'in_use' && (
@@ -113,19 +110,15 @@ function LiveEnvironment({ env, onChange }: { env: Attempt; onChange: () => void
         </div>
       )}
       {env.state === 'in_use' && (
-        <div className="lab-layout">
-          {env.labId !== 'playground' ? <LabPanel labId={env.labId} envId={env.id} canCheck={false} refresh={checks} /> : <div />}
-          <div className="lab-terminal">
-            {terminals.length === 0 ? <Empty title="No terminal open"><p className="muted">The student has no shell open right now; this view joins one when they do.</p></Empty> : <>
-              <div className="tabs" role="tablist">
-                {terminals.map((t) => (
-                  <button key={t.id} role="tab" aria-selected={t.id === watched?.id} className={t.id === watched?.id ? 'tab active' : 'tab'} onClick={() => setWatching(t.id)}>{t.node}</button>
-                ))}
-              </div>
-              {watched && <Terminal key={watched.id} envId={env.id} node={watched.node} token={watched.id} label={watched.node} />}
-            </>}
-          </div>
-        </div>
+        <LabLayout panel={env.labId !== 'playground' && <LabPanel labId={env.labId} envId={env.id} canCheck={false} refresh={checks} />} tabs={terminals.length > 0 &&
+          <div className="tabs" role="tablist">
+            {terminals.map((t) => (
+              <button key={t.id} role="tab" aria-selected={t.id === watched?.id} className={t.id === watched?.id ? 'tab active' : 'tab'} onClick={() => setWatching(t.id)}>{t.node}</button>
+            ))}
+          </div>}>
+          {terminals.length === 0 ? <Empty title="No terminal open"><p className="muted">The student has no shell open right now; this view joins one when they do.</p></Empty>
+            : watched && <Terminal key={watched.id} envId={env.id} node={watched.node} token={watched.id} label={watched.node} />}
+        </LabLayout>
       )}
       {env.state !== 'in_use' && <p className="muted">The cluster is {stateLabel(env.state)}.</p>}
     </section>
