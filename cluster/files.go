@@ -39,7 +39,12 @@ func (m *Manager) ReadFile(ctx context.Context, cluster, node, file string, limi
 		return nil, fmt.Errorf("reading %s on %s: %w", file, node, err)
 	}
 	data, readErr := firstFile(out, file, limit)
-	_, _ = io.Copy(io.Discard, out) // let docker finish writing
+	if readErr == nil {
+		_, _ = io.CopyN(io.Discard, out, 1<<20) // the archive's end: let docker finish writing
+	} else {
+		// A directory, a device or a huge file: stop copying it.
+		_ = cmd.Process.Kill()
+	}
 	waitErr := cmd.Wait()
 	msg := strings.TrimSpace(stderr.String())
 	switch {

@@ -42,12 +42,16 @@ func (c *cluster) connectivity(ctx context.Context, n *labs.ConnectivityCheck) (
 		return false, fmt.Sprintf("pod %s/%s is not running on a node of this cluster (spec.nodeName %q)",
 			pod.Namespace, pod.Name, pod.Spec.NodeName), nil, nil
 	}
-	// Values reach the node as arguments, never spliced into a script. A
-	// connection that fails is tried once more with a longer wait: a
-	// policy's verdict (ckanet decides new flows in user space) can take
-	// seconds on a node out of CPU, and a slow "allowed" is not "blocked".
-	script := "set -e\n" + enterPod + `try() { nsenter -t "$pid" -n timeout "$1" bash -c '</dev/tcp/$0/$1' "$2" "$3" 2>/dev/null; }
-if try 3 "$2" "$3" || try 10 "$2" "$3"; then echo ckalab-probe=open; else echo ckalab-probe=closed; fi`
+	// Values reach the node as arguments, never spliced into a script.
+	// The wait covers the SYN's retries at 1 s and 3 s: a policy's verdict
+	// (ckanet decides new flows in user space) can take seconds on a node
+	// out of CPU, and a slow "allowed" is not "blocked". A policy drops
+	// packets (the connection times out); a refusal comes from the
+	// target's own stack (tried once more: a one-connection server between
+	// two accepts), so it proves no policy.
+	script := "set -e\n" + enterPod + `try() { nsenter -t "$pid" -n timeout "$1" bash -c '</dev/tcp/$0/$1' "$2" "$3" 2>/dev/null && r=0 || r=$?; }
+try 6 "$2" "$3"; [ "$r" = 0 ] || [ "$r" = 124 ] || { sleep 1; try 6 "$2" "$3"; }
+case $r in 0) echo ckalab-probe=open ;; 124) echo ckalab-probe=closed ;; *) echo ckalab-probe=refused ;; esac`
 	out, err := c.probe(ctx, pod.Spec.NodeName, "bash", "-c", script, "probe", string(pod.UID), ip, strconv.Itoa(n.Port))
 	text := string(out)
 	ev := map[string]any{"from": pod.Namespace + "/" + pod.Name, "fromIP": pod.Status.PodIP, "to": net.JoinHostPort(ip, strconv.Itoa(n.Port)), "host": n.Host}
@@ -55,6 +59,12 @@ if try 3 "$2" "$3" || try 10 "$2" "$3"; then echo ckalab-probe=open; else echo c
 	switch {
 	case strings.Contains(text, "ckalab-probe=open"):
 		open = true
+	case strings.Contains(text, "ckalab-probe=refused"):
+		ev["refused"] = true
+		if n.Expect == "blocked" {
+			return false, fmt.Sprintf("%s/%s was refused by %s:%d: nothing accepted the connection there, and a NetworkPolicy drops rather than refuses, so this proves no policy",
+				pod.Namespace, pod.Name, n.Host, n.Port), ev, nil
+		}
 	case strings.Contains(text, "ckalab-probe=closed"):
 	case strings.Contains(text, "ckalab-probe=nosandbox"):
 		return false, fmt.Sprintf("pod %s/%s is not running", pod.Namespace, pod.Name), ev, nil

@@ -77,7 +77,7 @@ func TestBlockedNeedsALiveTarget(t *testing.T) {
 	slice := func(r *bool) *discoveryv1.EndpointSlice {
 		return sliceOf(r, "endpointslice-controller.k8s.io", "10.244.1.5")
 	}
-	listens := true
+	listens, probeSays := true, ""
 	exec := func(_ context.Context, _ string, _ io.Reader, cmd ...string) ([]byte, error) {
 		if cmd[3] == "listen" {
 			if cmd[4] != "uid-db" || cmd[5] != "5432" {
@@ -88,7 +88,7 @@ func TestBlockedNeedsALiveTarget(t *testing.T) {
 			}
 			return []byte("ckalab-listen=no"), nil
 		}
-		return []byte("ckalab-probe=closed"), nil
+		return []byte(probeSays), nil
 	}
 	check := &labs.ConnectivityCheck{FromNamespace: "shop", FromPod: "frontend", Host: "db.shop", Port: 5432, Expect: "blocked"}
 	for _, tc := range []struct {
@@ -97,17 +97,23 @@ func TestBlockedNeedsALiveTarget(t *testing.T) {
 		listens bool
 		pass    bool
 		why     string
+		probe   string // what the probe says, when not closed
 	}{
-		{"serving", []runtime.Object{src, db, svc, slice(&ready)}, true, true, ""},
-		{"nothing listens", []runtime.Object{src, db, svc, slice(&ready)}, false, false, "nothing in pod shop/db listens on port 5432"},
-		{"no ready pod", []runtime.Object{src, db, svc, slice(&notReady)}, true, false, "no ready endpoints"},
-		{"no endpoints", []runtime.Object{src, svc}, true, false, "no ready endpoints"},
-		{"a hand-made slice", []runtime.Object{src, db, svc, sliceOf(&ready, "me", "10.244.1.5")}, true, false, "no ready endpoints"},
-		{"an address not the pod's", []runtime.Object{src, db, svc, sliceOf(&ready, "endpointslice-controller.k8s.io", "192.0.2.1")}, true, false, "no ready endpoints"},
-		{"port removed", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5433}}}}, slice(&ready)}, true, false, "has no port 5432"},
-		{"headless", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "None", Ports: []corev1.ServicePort{{Port: 5432}}}}, slice(&ready)}, true, false, "has no cluster IP"},
+		{"serving", []runtime.Object{src, db, svc, slice(&ready)}, true, true, "", ""},
+		// A policy drops: a refusal is the target's stack (a one-connection server between accepts).
+		{"refused", []runtime.Object{src, db, svc, slice(&ready)}, true, false, "a NetworkPolicy drops rather than refuses", "ckalab-probe=refused"},
+		{"nothing listens", []runtime.Object{src, db, svc, slice(&ready)}, false, false, "nothing in pod shop/db listens on port 5432", ""},
+		{"no ready pod", []runtime.Object{src, db, svc, slice(&notReady)}, true, false, "no ready endpoints", ""},
+		{"no endpoints", []runtime.Object{src, svc}, true, false, "no ready endpoints", ""},
+		{"a hand-made slice", []runtime.Object{src, db, svc, sliceOf(&ready, "me", "10.244.1.5")}, true, false, "no ready endpoints", ""},
+		{"an address not the pod's", []runtime.Object{src, db, svc, sliceOf(&ready, "endpointslice-controller.k8s.io", "192.0.2.1")}, true, false, "no ready endpoints", ""},
+		{"port removed", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.7", Ports: []corev1.ServicePort{{Port: 5433}}}}, slice(&ready)}, true, false, "has no port 5432", ""},
+		{"headless", []runtime.Object{src, db, &corev1.Service{ObjectMeta: svc.ObjectMeta, Spec: corev1.ServiceSpec{ClusterIP: "None", Ports: []corev1.ServicePort{{Port: 5432}}}}, slice(&ready)}, true, false, "has no cluster IP", ""},
 	} {
-		listens = tc.listens
+		listens, probeSays = tc.listens, "ckalab-probe=closed"
+		if tc.probe != "" {
+			probeSays = tc.probe
+		}
 		c := &cluster{t: Target{Nodes: map[string]string{"worker": "n"}, Exec: exec}, core: fake.NewSimpleClientset(tc.objs...)}
 		passed, msg, _, err := c.connectivity(context.Background(), check)
 		if err != nil || passed != tc.pass || !strings.Contains(msg, tc.why) {

@@ -126,6 +126,8 @@ type cluster struct {
 	dyn    dynamic.Interface
 	mapper meta.RESTMapper
 
+	client *http.Client // closed after the grading
+
 	mu     sync.Mutex
 	served map[string]*lookup // servingOnce's answers
 }
@@ -137,6 +139,9 @@ func connect(t Target) (*cluster, error) {
 	}
 	cfg.Timeout = DefaultTimeout
 	cfg.QPS, cfg.Burst = 50, 100
+	// Each grading builds its own transport and closes it: client-go would
+	// otherwise cache one per cluster credential for the process's life.
+	cfg.Proxy = noProxy
 	// The API server answering is the student's to replace: its answers
 	// are bounded, and its redirects are not followed (they could point
 	// the server at its own network).
@@ -158,7 +163,7 @@ func connect(t Target) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{t: t, core: core, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))}, nil
+	return &cluster{t: t, core: core, dyn: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)), client: hc}, nil
 }
 
 // maxAPIBody bounds one API answer the grader reads.
@@ -202,6 +207,9 @@ func (g *Grader) Grade(ctx context.Context, lab *labs.Lab, t Target) Report {
 	c, err := connect(t)
 	if err == nil {
 		_, err = c.core.Discovery().ServerVersion() // bounded by the client timeout
+	}
+	if c != nil && c.client != nil {
+		defer c.client.CloseIdleConnections()
 	}
 	rep := c.grade(ctx, lab, err)
 	rep.Took = time.Since(start)

@@ -79,11 +79,22 @@ current-context: c
 
 	cert, key := clientCert(t, "carol", "finance-team")
 	other, otherKey := clientCert(t, "kubernetes-admin", "kubeadm:cluster-admins")
-	// The student's file points elsewhere; only its credentials count.
+	// The student's file points at an address the test does not serve:
+	// the grader must never dial it, only use the credentials.
+	withCluster := func(cluster, users string) string {
+		return `apiVersion: v1
+kind: Config
+clusters: [` + cluster + `]
+users: [` + users + `]
+contexts: [{name: carol, context: {cluster: x, user: carol}}, {name: admin, context: {cluster: x, user: admin}}]
+current-context: carol
+`
+	}
+	goodCluster := fmt.Sprintf(`{name: x, cluster: {server: "https://198.51.100.1:6443", certificate-authority-data: %q}}`, b64(caPEM))
 	student := func(users string) string {
 		return `apiVersion: v1
 kind: Config
-clusters: [{name: x, cluster: {server: "https://198.51.100.1:6443", insecure-skip-tls-verify: true}}]
+clusters: [` + goodCluster + `]
 users: [` + users + `]
 contexts: [{name: carol, context: {cluster: x, user: carol}}, {name: admin, context: {cluster: x, user: admin}}]
 current-context: carol
@@ -95,11 +106,18 @@ current-context: carol
 		"/opt/course/csr/embedded":  []byte(student(embedded)),
 		"/opt/course/csr/paths":     []byte(student(`{name: carol, user: {client-certificate: carol.crt, client-key: /opt/course/csr/carol.key}}`)),
 		"/opt/course/csr/carol.crt": cert, "/opt/course/csr/carol.key": key,
-		"/opt/course/csr/no-key":    []byte(student(fmt.Sprintf(`{name: carol, user: {client-certificate-data: %q}}`, b64(cert)))),
-		"/opt/course/csr/exec":      []byte(student(`{name: carol, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/true}}}`)),
-		"/opt/course/csr/token":     []byte(student(`{name: carol, user: {tokenFile: tok}}`)),
-		"/opt/course/csr/tok":       []byte("tok-ci"),
-		"/opt/course/csr/garbage":   []byte("{not yaml"),
+		"/opt/course/csr/no-key":     []byte(student(fmt.Sprintf(`{name: carol, user: {client-certificate-data: %q}}`, b64(cert)))),
+		"/opt/course/csr/exec":       []byte(student(`{name: carol, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/true}}}`)),
+		"/opt/course/csr/token":      []byte(student(`{name: carol, user: {tokenFile: tok}}`)),
+		"/opt/course/csr/tok":        []byte("tok-ci\n"),
+		"/opt/course/csr/ca.crt":     caPEM,
+		"/opt/course/csr/insecure":   []byte(withCluster(`{name: x, cluster: {server: "https://198.51.100.1:6443", insecure-skip-tls-verify: true}}`, embedded)),
+		"/opt/course/csr/ca-file":    []byte(withCluster(`{name: x, cluster: {server: "https://cp:6443", certificate-authority: ca.crt}}`, embedded)),
+		"/opt/course/csr/other-ca":   []byte(withCluster(fmt.Sprintf(`{name: x, cluster: {server: "https://cp:6443", certificate-authority-data: %q}}`, b64(other)), embedded)),
+		"/opt/course/csr/no-ca":      []byte(withCluster(`{name: x, cluster: {server: "https://cp:6443"}}`, embedded)),
+		"/opt/course/csr/http":       []byte(withCluster(fmt.Sprintf(`{name: x, cluster: {server: "http://cp:8080", certificate-authority-data: %q}}`, b64(caPEM)), embedded)),
+		"/opt/course/csr/no-cluster": []byte(withCluster(`{name: other, cluster: {server: "https://cp:6443"}}`, embedded)),
+		"/opt/course/csr/garbage":    []byte("{not yaml"),
 	}
 	read := func(_ context.Context, node, p string, _ int64) ([]byte, error) {
 		if node != "cp-node" {
@@ -126,6 +144,12 @@ current-context: carol
 		{"token file", labs.KubeconfigCheck{Path: "/opt/course/csr/token", User: "system:serviceaccount:dev:ci"}, true, ""},
 		{"no file", labs.KubeconfigCheck{Path: "/opt/course/csr/none", User: "carol"}, false, "there is no file"},
 		{"not a kubeconfig", labs.KubeconfigCheck{Path: "/opt/course/csr/garbage", User: "carol"}, false, "not a kubeconfig"},
+		{"CA in a file beside it", labs.KubeconfigCheck{Path: "/opt/course/csr/ca-file", User: "carol"}, true, ""},
+		{"TLS not verified", labs.KubeconfigCheck{Path: "/opt/course/csr/insecure", User: "carol"}, false, "skips TLS verification"},
+		{"another CA", labs.KubeconfigCheck{Path: "/opt/course/csr/other-ca", User: "carol"}, false, "does not carry the cluster's CA"},
+		{"no CA", labs.KubeconfigCheck{Path: "/opt/course/csr/no-ca", User: "carol"}, false, "does not carry the cluster's CA"},
+		{"plain http", labs.KubeconfigCheck{Path: "/opt/course/csr/http", User: "carol"}, false, "https://"},
+		{"no cluster", labs.KubeconfigCheck{Path: "/opt/course/csr/no-cluster", User: "carol"}, false, `names cluster "x", which the file does not define`},
 		{"no such context", labs.KubeconfigCheck{Path: "/opt/course/csr/embedded", Context: "dave", User: "carol"}, false, `no context "dave"`},
 	} {
 		tc.check.Node = "control-plane"

@@ -34,6 +34,9 @@ type Lab struct {
 	Setup       []Step   `yaml:"setup"`
 	Tasks       []Task   `yaml:"tasks"`
 	Solution    []Step   `yaml:"solution"`
+	// Competencies are the ids of the curriculum competencies the lab
+	// makes the student practise (Curriculum); at least one.
+	Competencies []string `yaml:"competencies"`
 	// Bots beside the solution, each run on a fresh setup by the bot test:
 	// a shortcut (a plausible way around the skill) must score below full
 	// marks, an alternative (another correct answer) full marks.
@@ -48,7 +51,19 @@ type Lab struct {
 type Topology struct {
 	Workers           int    `yaml:"workers"`
 	KubernetesVersion string `yaml:"kubernetesVersion"` // empty: the server's default
+	// Namespaces, when set, confines the lab to these namespaces (and to
+	// cluster-scoped objects it names itself): it changes no node, no
+	// system component and nothing another lab owns, so it may share a
+	// cluster with other confined labs (bot runs, exam questions). Empty:
+	// the lab needs a cluster of its own.
+	Namespaces []string `yaml:"namespaces"`
+
+	namespacesLine int // for catalog-level problems
 }
+
+// Shareable says whether the lab may share its cluster with other
+// shareable labs whose namespaces differ.
+func (t Topology) Shareable() bool { return len(t.Namespaces) > 0 }
 
 // Step is one setup or solution step: apply a manifest, or run a script
 // on a node as root.

@@ -2,9 +2,11 @@ package labs
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func TestShippedLabsAreValid(t *testing.T) {
@@ -149,4 +151,60 @@ func TestGradingMistakesAreReportedWithTheirLines(t *testing.T) {
 	if !strings.Contains(err.Error(), "a bot needs steps") {
 		t.Errorf("a bot without steps is not reported:\n%v", err)
 	}
+}
+
+func TestLabsThatShareClustersHaveTheirOwnNamespaces(t *testing.T) {
+	lab := func(id, namespaces string) string {
+		return minimalLab(id, "competencies: [persistent-volumes]\n", "  namespaces: "+namespaces+"\n")
+	}
+	fsys := fstest.MapFS{
+		"one/lab.yaml": {Data: []byte(lab("one", "[shop, web]"))}, "one/t.md": {Data: []byte("x")},
+		"two/lab.yaml": {Data: []byte(lab("two", "[web]"))}, "two/t.md": {Data: []byte("x")},
+		"three/lab.yaml": {Data: []byte(lab("three", "[kube-system, Bad_Name, dev, dev]"))}, "three/t.md": {Data: []byte("x")},
+	}
+	_, err := LoadFS(fsys, "labs")
+	msgs := fmt.Sprint(err)
+	for _, want := range []string{
+		`labs/two/lab.yaml:11: topology.namespaces: "web" is also confined to lab one`,
+		`labs/three/lab.yaml:11: namespace "kube-system" belongs to the cluster`,
+		`labs/three/lab.yaml:11: namespace "Bad_Name" is not a valid name`,
+		`labs/three/lab.yaml:11: namespace "dev" is listed twice`,
+	} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("missing %q in:\n%s", want, msgs)
+		}
+	}
+	if strings.Contains(msgs, "labs/one/") {
+		t.Errorf("the first lab to claim a namespace is fine:\n%s", msgs)
+	}
+	fine, err := LoadFS(fstest.MapFS{"one/lab.yaml": {Data: []byte(lab("one", "[shop]"))}, "one/t.md": {Data: []byte("x")}}, "labs")
+	if err != nil || !fine[0].Topology.Shareable() {
+		t.Fatalf("a confined lab: %v", err)
+	}
+}
+
+// minimalLab is a valid lab.yaml with extra lines after difficulty (head)
+// and in topology.
+func minimalLab(id, head, topology string) string {
+	return `apiVersion: ckalab.dev/v1alpha1
+kind: Lab
+id: ` + id + `
+title: T
+domain: storage
+difficulty: easy
+` + head + `timeLimit: 10m
+topology:
+  workers: 1
+` + topology + `tasks:
+  - id: one
+    title: One
+    text: t.md
+    weight: 1
+    checks:
+      - id: c
+        description: d
+        resource: {apiVersion: v1, kind: ConfigMap, namespace: a, name: x, exists: true}
+solution:
+  - run: {node: control-plane, script: "true"}
+`
 }

@@ -62,6 +62,7 @@ func LoadFS(fsys fs.FS, name string) ([]*Lab, error) {
 	var out []*Lab
 	var all Problems
 	ids := map[string]string{}
+	namespaces := map[string]string{} // namespace -> the lab confined to it
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -88,6 +89,14 @@ func LoadFS(fsys fs.FS, name string) ([]*Lab, error) {
 			continue
 		}
 		ids[lab.ID] = dir
+		// Labs that share clusters must not share namespaces.
+		for _, ns := range lab.Topology.Namespaces {
+			if other, dup := namespaces[ns]; dup {
+				all = append(all, Problem{filepath.Join(dir, "lab.yaml"), lab.Topology.namespacesLine,
+					fmt.Sprintf("topology.namespaces: %q is also confined to lab %s: labs that may share a cluster need namespaces of their own", ns, other)})
+			}
+			namespaces[ns] = lab.ID
+		}
 		out = append(out, lab)
 	}
 	if len(all) > 0 {

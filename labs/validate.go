@@ -11,6 +11,7 @@ import (
 )
 
 var (
+	nsRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	idRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$`)
 	nodeRe = regexp.MustCompile(`^(control-plane|worker[0-9]*)$`)
 )
@@ -38,6 +39,20 @@ func (v *validator) validate(l *Lab) {
 	default:
 		v.at("difficulty", "difficulty %q: want easy, medium or hard", l.Difficulty)
 	}
+	if len(l.Competencies) == 0 {
+		v.at("competencies", "competencies is required: the curriculum competencies the lab trains (ids in docs/curriculum.md)")
+	}
+	listed := map[string]bool{}
+	for i, c := range l.Competencies {
+		p := fmt.Sprintf("competencies[%d]", i)
+		switch {
+		case competencyDomain[c] == nil:
+			v.at(p, "competency %q: want one of %s", c, competencyIDs())
+		case listed[c]:
+			v.at(p, "competency %q is listed twice", c)
+		}
+		listed[c] = true
+	}
 	if l.TimeLimit.bad != "" {
 		v.at("timeLimit", "timeLimit %q is not a duration (e.g. 20m, 1h30m)", l.TimeLimit.bad)
 	} else if l.TimeLimit.Duration < time.Minute || l.TimeLimit.Duration > 4*time.Hour {
@@ -46,6 +61,20 @@ func (v *validator) validate(l *Lab) {
 	if l.Topology.Workers < 0 || l.Topology.Workers > 4 {
 		v.at("topology.workers", "topology.workers must be 0 to 4")
 	}
+	seen := map[string]bool{}
+	for i, ns := range l.Topology.Namespaces {
+		p := fmt.Sprintf("topology.namespaces[%d]", i)
+		switch {
+		case !nsRe.MatchString(ns):
+			v.at(p, "namespace %q is not a valid name (lowercase letters, digits and dashes)", ns)
+		case systemNamespaces[ns] || strings.HasPrefix(ns, "kube-"):
+			v.at(p, "namespace %q belongs to the cluster, not to a lab: a lab that changes it needs a cluster of its own (remove topology.namespaces)", ns)
+		case seen[ns]:
+			v.at(p, "namespace %q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	l.Topology.namespacesLine = v.pos["topology.namespaces"]
 	v.steps("setup", l.Setup, l.Topology.Workers)
 	v.steps("solution", l.Solution, l.Topology.Workers)
 	if len(l.Solution) == 0 {
@@ -113,6 +142,11 @@ func (v *validator) validate(l *Lab) {
 
 // requires resolves every check's requirements (task/check, or a check
 // of the same task) and refuses cycles: a check in one never counts.
+// systemNamespaces are shared by every lab on a cluster: a lab confined
+// to namespaces cannot claim them.
+var systemNamespaces = map[string]bool{"kube-system": true, "kube-public": true,
+	"kube-node-lease": true, "local-path-storage": true}
+
 func (v *validator) requires(l *Lab) {
 	known := map[string]bool{}
 	for _, t := range l.Tasks {

@@ -33,5 +33,6 @@ func (c *cli) labs(args []string) error {
 		fmt.Fprintf(c.stdout, "ok  %-28s %-22s %d task(s), %d check(s)\n", l.ID, l.Domain, len(l.Tasks), checks)
 	}
 	fmt.Fprintf(c.stdout, "%d lab(s) valid\n", len(all))
+	fmt.Fprintf(c.stdout, "%s of the CKA curriculum (docs/curriculum.md)\n", labs.CoverageLine(all))
 	return nil
 }
