@@ -174,6 +174,15 @@ func TestLabsThatShareClustersHaveTheirOwnNamespaces(t *testing.T) {
 			t.Errorf("missing %q in:\n%s", want, msgs)
 		}
 	}
+	confined := minimalLab("four", "competencies: [persistent-volumes]\n", "  namespaces: [four]\n") + `shortcuts:
+  - id: on-the-worker
+    description: d
+    steps: [{run: {node: worker, script: "true"}}]
+`
+	_, err = LoadFS(fstest.MapFS{"four/lab.yaml": {Data: []byte(confined)}, "four/t.md": {Data: []byte("x")}}, "labs")
+	if want := "labs/four/lab.yaml:26: runs on worker: a lab confined to topology.namespaces shares its cluster"; !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("want %q, got:\n%v", want, err)
+	}
 	if strings.Contains(msgs, "labs/one/") {
 		t.Errorf("the first lab to claim a namespace is fine:\n%s", msgs)
 	}
