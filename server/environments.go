@@ -64,12 +64,26 @@ func (s *Server) toEnvironment(e store.Environment) apiEnvironment {
 
 // environmentsReady refuses with 503 when this host cannot run clusters.
 func (s *Server) environmentsReady(c *gin.Context) bool {
-	if s.envs == nil {
+	if s.runtime().envs == nil {
 		s.fail(c, &apiError{Status: http.StatusServiceUnavailable, Code: "environments_unavailable",
-			Message: "this ckalab server cannot run lab environments: " + s.envsDown})
+			Message: "this ckalab server cannot run lab environments: " + s.unavailableReason(c)})
 		return false
 	}
 	return true
+}
+
+// unavailableReason says why environments cannot run: the host's problem
+// and its fix to admins, who can act on it; to everyone else that labs
+// are not available yet (the server turns them on when the host can).
+func (s *Server) unavailableReason(c *gin.Context) string {
+	rt := s.runtime()
+	switch {
+	case rt.envs != nil:
+		return ""
+	case currentUser(c).Role == store.RoleAdmin:
+		return rt.down
+	}
+	return "labs are not available on this server yet; they start working here as soon as the server is ready, without a reload"
 }
 
 func (s *Server) listEnvironments(c *gin.Context) {
@@ -82,7 +96,7 @@ func (s *Server) listEnvironments(c *gin.Context) {
 	for _, e := range envs {
 		out = append(out, s.toEnvironment(e))
 	}
-	c.JSON(http.StatusOK, gin.H{"environments": out, "available": s.envs != nil, "unavailableReason": s.envsDown,
+	c.JSON(http.StatusOK, gin.H{"environments": out, "available": s.runtime().envs != nil, "unavailableReason": s.unavailableReason(c),
 		"kubernetesVersion": s.cfg.K8sVersion, "perUser": s.cfg.MaxEnvsPerUser})
 }
 
@@ -100,7 +114,7 @@ func (s *Server) startEnvironment(c *gin.Context) {
 		return
 	}
 	u := currentUser(c)
-	e, err := s.envs.Start(c.Request.Context(), sr)
+	e, err := s.runtime().envs.Start(c.Request.Context(), sr)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -233,12 +247,12 @@ func (s *Server) stopEnvironment(c *gin.Context) {
 	if !ok || !s.environmentsReady(c) {
 		return
 	}
-	if err := s.envs.Stop(c.Request.Context(), e.ID); err != nil {
+	if err := s.runtime().envs.Stop(c.Request.Context(), e.ID); err != nil {
 		s.fail(c, err)
 		return
 	}
-	if s.terminals != nil {
-		s.terminals.CloseEnv(e.ID, "this environment was stopped")
+	if s.runtime().terminals != nil {
+		s.runtime().terminals.CloseEnv(e.ID, "this environment was stopped")
 	}
 	u := currentUser(c)
 	_ = s.store.Audit(c.Request.Context(), &u.ID, "environment.stop", e.ID.String(), nil, c.ClientIP())

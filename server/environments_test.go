@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +64,42 @@ func TestEnvironmentsShowTitleAndGrace(t *testing.T) {
 	}
 	if r.Status != 200 || !found {
 		t.Errorf("attempts carry the lab's title: %d %v", r.Status, r.Body)
+	}
+}
+
+// TestEnvironmentsTurnOnWithoutARestart: a server that started before the
+// node image existed says why it cannot start labs, then starts them once
+// it is handed what runs environments.
+func TestEnvironmentsTurnOnWithoutARestart(t *testing.T) {
+	t.Parallel()
+	envs := &queueEnvs{}
+	e := newEnvWith(t, func(d *server.Deps) {
+		d.Labs = []*labs.Lab{{ID: "rbac-developer", Title: "Just enough access", TimeLimit: labs.Duration{Duration: 20 * time.Minute}}}
+		d.EnvsDown = "the node image ckalab/node:v1.34.4 is missing"
+		envs.st = d.Store
+	}, func(c *config.Config) { c.MaxEnvsPerUser = 1; c.MaxEnvTime = 4 * time.Hour })
+	e.user("ana@example.com", store.RoleStudent)
+	e.user("root@example.com", store.RoleAdmin)
+	c := e.client()
+	c.login("ana@example.com", "password-ana@example.com")
+	admin := e.client()
+	admin.login("root@example.com", "password-root@example.com")
+
+	// The student reads that labs are not available yet; the admin, why.
+	if r := c.do("GET", "/api/v1/environments", nil); r.Body["available"] != false || !strings.Contains(fmt.Sprint(r.Body["unavailableReason"]), "not available on this server yet") {
+		t.Fatalf("before, student: %d %v", r.Status, r.Body)
+	}
+	if r := admin.do("GET", "/api/v1/environments", nil); !strings.Contains(fmt.Sprint(r.Body["unavailableReason"]), "is missing") {
+		t.Fatalf("before, admin: %d %v", r.Status, r.Body)
+	}
+	if r := c.do("POST", "/api/v1/environments", map[string]string{"lab": "rbac-developer"}); r.Status != 503 {
+		t.Fatalf("start before: %d %v", r.Status, r.Body)
+	}
+	e.server.EnableEnvironments(envs, nil, nil, nil)
+	if r := c.do("GET", "/api/v1/environments", nil); r.Body["available"] != true || r.Body["unavailableReason"] != "" {
+		t.Fatalf("after: %d %v", r.Status, r.Body)
+	}
+	if r := c.do("POST", "/api/v1/environments", map[string]string{"lab": "rbac-developer"}); r.Status != 202 {
+		t.Fatalf("start after: %d %v", r.Status, r.Body)
 	}
 }

@@ -124,7 +124,7 @@ func (s *Server) checkEnvironment(c *gin.Context) {
 		return
 	}
 	l := s.lab(e.LabID)
-	if l == nil || s.grade == nil {
+	if l == nil || s.runtime().grade == nil {
 		s.fail(c, errConflict("this environment has no graded lab"))
 		return
 	}
@@ -143,7 +143,7 @@ func (s *Server) checkEnvironment(c *gin.Context) {
 	_ = s.store.TouchEnvironment(c.Request.Context(), e.ID)
 	ctx, cancel := contextTimeout(c, 2*time.Minute)
 	defer cancel()
-	rep := s.grade(ctx, l, e)
+	rep := s.runtime().grade(ctx, l, e)
 	run := store.CheckRun{EnvironmentID: e.ID, UserID: e.UserID.UUID, LabID: e.LabID, Duration: rep.Took, Score: rep.Score, MaxScore: rep.MaxScore}
 	for _, r := range rep.Results {
 		ev, _ := json.Marshal(r.Evidence)

@@ -40,7 +40,7 @@ const (
 	checkError   = "error"   // not graded: cluster unreachable, timed out, not saved
 )
 
-func newMetrics(reg *prometheus.Registry, terminals *terminal.Manager) *metrics {
+func newMetrics(reg *prometheus.Registry, terminals func() *terminal.Manager) *metrics {
 	m := &metrics{
 		gatherer: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -65,12 +65,10 @@ func newMetrics(reg *prometheus.Registry, terminals *terminal.Manager) *metrics 
 		m.checks.WithLabelValues(o)
 	}
 	reg.MustRegister(m.requests, m.duration, m.hashes, m.checks, m.grading)
-	if terminals != nil {
-		reg.MustRegister(&terminalCollector{terminals: terminals,
-			shells:  prometheus.NewDesc("ckalab_terminals_open", "Open terminal shells.", nil, nil),
-			clients: prometheus.NewDesc("ckalab_terminal_clients", "Websockets attached to terminals by role: control (may type) or view (watching).", []string{"role"}, nil),
-		})
-	}
+	reg.MustRegister(&terminalCollector{terminals: terminals,
+		shells:  prometheus.NewDesc("ckalab_terminals_open", "Open terminal shells.", nil, nil),
+		clients: prometheus.NewDesc("ckalab_terminal_clients", "Websockets attached to terminals by role: control (may type) or view (watching).", []string{"role"}, nil),
+	})
 	return m
 }
 
@@ -89,16 +87,21 @@ func (m *metrics) graded(ctx context.Context, rep grader.Report, saveErr error) 
 	m.grading.Observe(rep.Took.Seconds())
 }
 
-// terminalCollector reads the terminal manager at scrape time.
+// terminalCollector reads the terminal manager at scrape time (none
+// while the host cannot run environments).
 type terminalCollector struct {
-	terminals       *terminal.Manager
+	terminals       func() *terminal.Manager
 	shells, clients *prometheus.Desc
 }
 
 func (c *terminalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.shells; ch <- c.clients }
 
 func (c *terminalCollector) Collect(ch chan<- prometheus.Metric) {
-	n := c.terminals.Count()
+	t := c.terminals()
+	if t == nil {
+		return
+	}
+	n := t.Count()
 	ch <- prometheus.MustNewConstMetric(c.shells, prometheus.GaugeValue, float64(n.Shells))
 	ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(n.Control), string(terminal.Control))
 	ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(n.View), string(terminal.View))

@@ -159,15 +159,15 @@ func (s *Server) resetEnvironment(c *gin.Context) {
 	}
 	switch e.State {
 	case store.EnvRequested, store.EnvProvisioning, store.EnvReady, store.EnvInUse, store.EnvExpired:
-		if err := s.envs.Stop(c.Request.Context(), e.ID); err != nil {
+		if err := s.runtime().envs.Stop(c.Request.Context(), e.ID); err != nil {
 			s.fail(c, err)
 			return
 		}
-		if s.terminals != nil {
-			s.terminals.CloseEnv(e.ID, "this environment was reset")
+		if s.runtime().terminals != nil {
+			s.runtime().terminals.CloseEnv(e.ID, "this environment was reset")
 		}
 	}
-	fresh, err := s.envs.Start(c.Request.Context(), sr)
+	fresh, err := s.runtime().envs.Start(c.Request.Context(), sr)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -184,10 +184,10 @@ func (s *Server) environmentHealth(c *gin.Context) {
 		return
 	}
 	resp := gin.H{"environment": s.withPosition(c, e)}
-	if e.State == store.EnvInUse && s.health != nil {
+	if e.State == store.EnvInUse && s.runtime().health != nil {
 		ctx, cancel := contextTimeout(c, 15*time.Second)
 		defer cancel()
-		resp["cluster"] = s.health(ctx, e)
+		resp["cluster"] = s.runtime().health(ctx, e)
 	}
 	c.JSON(http.StatusOK, resp)
 }

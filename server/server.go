@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -83,14 +84,12 @@ type Server struct {
 	metrics *metrics
 	engine  *gin.Engine
 
-	envs      Environments
-	envsDown  string
-	terminals *terminal.Manager
-	labs      []*labs.Lab
-	grade     GradeFunc
-	health    HealthFunc
-	sso       *sso.Provider
-	grading   sync.Map // environment id -> *sync.Mutex, one check at a time
+	// rt is what runs lab environments; it may arrive after the start
+	// (EnableEnvironments), so handlers read it once per request.
+	rt      atomic.Pointer[runtime]
+	labs    []*labs.Lab
+	sso     *sso.Provider
+	grading sync.Map // environment id -> *sync.Mutex, one check at a time
 
 	// sockets tracks hijacked connections (websockets) so shutdown can
 	// drain them; closing drain asks them to finish.
@@ -99,6 +98,25 @@ type Server struct {
 	// streams caps each user's live connections and ends them at sign-out.
 	streams *streams
 	drainMu sync.Once
+}
+
+// runtime is what runs lab environments: all of it, or none and why.
+type runtime struct {
+	envs      Environments
+	down      string // why envs is nil
+	terminals *terminal.Manager
+	grade     GradeFunc
+	health    HealthFunc
+}
+
+func (s *Server) runtime() *runtime { return s.rt.Load() }
+
+// EnableEnvironments hands a server that started without environments
+// (the node image was still building, the engine was down) what runs
+// them, once the host can: Start works from the next request on.
+func (s *Server) EnableEnvironments(envs Environments, terminals *terminal.Manager, grade GradeFunc, health HealthFunc) {
+	s.rt.Store(&runtime{envs: envs, terminals: terminals, grade: grade, health: health})
+	s.log.Info("lab environments available")
 }
 
 // New builds the server and its routes.
@@ -113,14 +131,15 @@ func New(cfg config.Config, log *slog.Logger, deps Deps) *Server {
 		drain:   make(chan struct{}),
 		streams: newStreams(cfg.StreamsPerUser),
 
-		envs: deps.Envs, envsDown: deps.EnvsDown, terminals: deps.Terminals, labs: deps.Labs, grade: deps.Grade, health: deps.Health, sso: deps.SSO,
+		labs: deps.Labs, sso: deps.SSO,
 	}
+	s.rt.Store(&runtime{envs: deps.Envs, down: deps.EnvsDown, terminals: deps.Terminals, grade: deps.Grade, health: deps.Health})
 	reg := deps.Metrics
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.metrics = newMetrics(reg, deps.Terminals)
+	s.metrics = newMetrics(reg, func() *terminal.Manager { return s.runtime().terminals })
 	s.engine = s.routes()
 	return s
 }

@@ -25,9 +25,10 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type env struct {
-	t     testing.TB
-	srv   *httptest.Server
-	store *store.Store
+	t      testing.TB
+	srv    *httptest.Server
+	store  *store.Store
+	server *server.Server
 }
 
 func newEnv(t *testing.T, mod ...func(*config.Config)) *env {
@@ -56,7 +57,7 @@ func newEnvWith(t testing.TB, deps func(*server.Deps), mod ...func(*config.Confi
 	s := server.New(cfg, log, d)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, srv: ts, store: st}
+	return &env{t: t, srv: ts, store: st, server: s}
 }
 
 func (e *env) user(email string, role store.Role) store.User {

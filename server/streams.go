@@ -122,8 +122,8 @@ func (s *Server) closeStream(st *stream) {
 // started (at sign-out, expiry): streams first, so that a terminal says why
 // it ended (signed out) rather than that its shell exited.
 func (s *Server) endStreamsOf(hash []byte, why string) {
-	if s.terminals != nil {
-		defer s.terminals.CloseSignIn(string(hash), why)
+	if s.runtime().terminals != nil {
+		defer s.runtime().terminals.CloseSignIn(string(hash), why)
 	}
 	t := s.streams
 	t.mu.Lock()

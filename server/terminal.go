@@ -57,8 +57,8 @@ func (s *Server) listTerminals(c *gin.Context) {
 		Clients int    `json:"clients"`
 	}
 	out := []apiTerminal{}
-	if s.terminals != nil {
-		for _, t := range s.terminals.OfEnv(e.ID) {
+	if s.runtime().terminals != nil {
+		for _, t := range s.runtime().terminals.OfEnv(e.ID) {
 			out = append(out, apiTerminal{t.ID, t.Node, t.Clients()})
 		}
 	}
@@ -77,7 +77,7 @@ func (s *Server) openTerminal(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if s.terminals == nil {
+	if s.runtime().terminals == nil {
 		s.environmentsReady(c)
 		return
 	}
@@ -141,12 +141,12 @@ func (s *Server) openTerminal(c *gin.Context) {
 	var sess *terminal.Session
 	if role == terminal.View {
 		// Watchers join a live shell; they never start one.
-		sess, err = s.terminals.Session(token)
+		sess, err = s.runtime().terminals.Session(token)
 		if err == nil && (sess.Env != e.ID || sess.Node != node) {
 			err = terminal.ErrNotFound
 		}
 	} else {
-		sess, err = s.terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node, SignIn: live.sign},
+		sess, err = s.runtime().terminals.Open(c.Request.Context(), terminal.Target{Env: e.ID, Cluster: e.ClusterName, Node: node, SignIn: live.sign},
 			token, u.ID, uint16(cols), uint16(rows))
 	}
 	switch {

@@ -72,3 +72,33 @@ func provisionerUnless(ctx context.Context, envsDown string, cfg *config.Config,
 	}
 	return newProvisioner(ctx, cfg, log, st, catalog)
 }
+
+// hostRecheck spaces the host checks of a server that started without
+// environments.
+const hostRecheck = 30 * time.Second
+
+// waitForHost checks the host again every hostRecheck until it can run
+// environments, then builds the provisioner; ok is false once ctx ends.
+func waitForHost(ctx context.Context, cfg *config.Config, log *slog.Logger, st *store.Store, catalog []*labs.Lab) (*provision.Provisioner, *cluster.Manager, bool) {
+	quiet := slog.New(slog.DiscardHandler)
+	t := time.NewTicker(hostRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, nil, false
+		case <-t.C:
+		}
+		down, err := checkHost(ctx, cfg, quiet)
+		if err != nil || down != "" {
+			continue
+		}
+		prov, clusters, err := newProvisioner(ctx, cfg, log, st, catalog)
+		if err != nil {
+			log.Warn("the host can run environments now, but the provisioner did not start", "err", err)
+			continue
+		}
+		log.Info("the host can run environments now", "see", "ckalab doctor")
+		return prov, clusters, true
+	}
+}

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ckalab/ckalab/cluster"
+	"github.com/ckalab/ckalab/config"
 	"github.com/ckalab/ckalab/grader"
+	"github.com/ckalab/ckalab/provision"
 	"github.com/ckalab/ckalab/server"
 	"github.com/ckalab/ckalab/store"
 	"github.com/ckalab/ckalab/terminal"
@@ -57,23 +61,20 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Warn("labs cannot start environments on this host", "reason", err)
 		deps.EnvsDown = err.Error()
 	} else {
-		deps.Envs = prov
-		prov.Instrument(deps.Metrics)
-		g := grader.New(log.With("component", "grader"))
-		deps.Grade = gradeWith(g, clusters)
-		deps.Health = func(ctx context.Context, env store.Environment) grader.Health {
-			return g.Health(ctx, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName), ReadFile: clusters.FilesIn(env.ClusterName), Probe: clusters.ProbesIn(env.ClusterName)})
-		}
-		go func() {
-			if err := prov.Run(ctx); err != nil {
-				log.Error("provisioner stopped", "err", err)
-			}
-		}()
-		deps.Terminals = terminal.NewManager(log.With("component", "terminal"), shellLauncher(clusters), cfg.TerminalIdle, cfg.TerminalPerUser)
-		go deps.Terminals.Run(ctx)
+		deps.Envs, deps.Terminals, deps.Grade, deps.Health = runEnvironments(ctx, cfg, log, prov, clusters, deps.Metrics)
 	}
 
 	srv := server.New(*cfg, log, deps)
+	if deps.Envs == nil {
+		// The node image may still be building (make images): look again
+		// until environments can run, then turn them on without a restart.
+		go func() {
+			prov, clusters, ok := waitForHost(ctx, cfg, log, st, catalog)
+			if ok {
+				srv.EnableEnvironments(runEnvironments(ctx, cfg, log, prov, clusters, deps.Metrics))
+			}
+		}()
+	}
 	if cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
@@ -92,4 +93,22 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("serving", "url", "http://"+ln.Addr().String())
 	return srv.Serve(ctx, ln)
+}
+
+// runEnvironments starts the provisioner and the terminal manager and
+// returns what the server needs of them.
+func runEnvironments(ctx context.Context, cfg *config.Config, log *slog.Logger, prov *provision.Provisioner, clusters *cluster.Manager, reg *prometheus.Registry) (server.Environments, *terminal.Manager, server.GradeFunc, server.HealthFunc) {
+	prov.Instrument(reg)
+	g := grader.New(log.With("component", "grader"))
+	health := func(ctx context.Context, env store.Environment) grader.Health {
+		return g.Health(ctx, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: nodeNames(env), Exec: clusters.In(env.ClusterName), ReadFile: clusters.FilesIn(env.ClusterName), Probe: clusters.ProbesIn(env.ClusterName)})
+	}
+	go func() {
+		if err := prov.Run(ctx); err != nil {
+			log.Error("provisioner stopped", "err", err)
+		}
+	}()
+	terminals := terminal.NewManager(log.With("component", "terminal"), shellLauncher(clusters), cfg.TerminalIdle, cfg.TerminalPerUser)
+	go terminals.Run(ctx)
+	return prov, terminals, gradeWith(g, clusters), health
 }

@@ -19,6 +19,12 @@ export function CatalogPage({ me }: { me: Me }) {
     loadEnvs()
     api<{ labs: LabSummary[] }>('GET', '/labs').then((r) => setLabs(r.labs)).catch((e) => setError((e as ApiError).message))
   }, [loadEnvs])
+  // A server still waiting for its node image turns labs on by itself: look again.
+  useEffect(() => {
+    if (!envs || envs.available) return
+    const t = window.setInterval(loadEnvs, 15000)
+    return () => window.clearInterval(t)
+  }, [envs, loadEnvs])
 
   const start = async (lab: string) => {
     setStarting(lab)
@@ -56,7 +62,7 @@ export function CatalogPage({ me }: { me: Me }) {
         {labs && labs.length > 0 && <p className="stat" aria-label="Labs passed"><b>{passed}</b> / {labs.length} passed · <Link to="/history">History</Link></p>}
       </div>
       {error && <Banner kind="error">{error}</Banner>}
-      {envs && !envs.available && <Banner kind="info">Clusters cannot start on this server right now: {envs.unavailableReason}</Banner>}
+      {envs && !envs.available && <Banner kind="info">Clusters cannot start right now: {envs.unavailableReason}</Banner>}
       {running.length > 0 && (
         <section className="running">
           <h2>Your environments</h2>
