@@ -42,7 +42,10 @@ export async function startServer(extraEnv = {}) {
     await new Promise((r) => proc.once('exit', r))
     rmSync(state, { recursive: true, force: true })
   }
-  return { url, addUser, stop, log: () => log }
+  // sql runs one statement on the server's embedded PostgreSQL and returns
+  // the first row's first field (for fixtures that need no cluster).
+  const sql = (q) => execFileSync('psql', ['-h', join(state, 'postgres', 'run'), '-U', 'ckalab', '-d', 'ckalab', '-At', '-c', q]).toString().trim().split('\n')[0]
+  return { url, addUser, stop, sql, log: () => log }
 }
 
 export async function launchBrowser() {
