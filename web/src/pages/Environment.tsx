@@ -73,6 +73,8 @@ export function EnvironmentPage({ id }: { id: string }) {
   const cp = nodes.find((n) => n.role === 'control-plane')?.name ?? ''
   const current = node || cp
   const seen = new Set(events.map((e) => e.phase))
+  // Steps in their order; the last one reached is the one running.
+  const reached = phases.filter((p) => seen.has(p))
   const live = [...starting, 'in_use'].includes(env.state)
   const graded = env.labId !== 'playground'
   return (
@@ -99,11 +101,17 @@ export function EnvironmentPage({ id }: { id: string }) {
       {env.state === 'failed' && <Banner kind="error">The cluster failed to start: {env.failure}. <button className="link" onClick={reset} disabled={!!busy}>Retry with a fresh cluster</button></Banner>}
       {['expired', 'deleting', 'deleted'].includes(env.state) && <Banner kind="info">This environment has ended ({env.state}). <button className="link" onClick={reset} disabled={!!busy}>Start this lab again</button> for a fresh cluster.</Banner>}
       {starting.includes(env.state) && (
-        <div className="progress" aria-label="Environment progress">
-          <Spinner label={env.state === 'requested' && env.queuePosition ? `Waiting for a free slot: ${env.queuePosition} ahead of you` : 'Preparing your cluster'} />
-          <ol className="phases">
-            {phases.filter((p) => seen.has(p)).map((p) => <li key={p} className="done">{p}</li>)}
-          </ol>
+        <div className={graded ? 'starting' : undefined}>
+          <div className="progress" aria-label="Environment progress">
+            <Spinner label={env.state === 'requested' && env.queuePosition ? `Waiting for a free slot: ${env.queuePosition} ahead of you` : 'Preparing your cluster'} />
+            <ol className="phases">
+              {reached.map((p, i) => i < reached.length - 1
+                ? <li key={p} className="done">{p}</li>
+                : <li key={p} className="running" aria-current="step">{p}…</li>)}
+            </ol>
+            <p className="muted">{since(env.createdAt)} so far.{graded && ' Read the tasks meanwhile: the terminal opens here when the cluster is ready.'}</p>
+          </div>
+          {graded && <LabPanel labId={env.labId} envId={env.id} canCheck={false} />}
         </div>
       )}
       {env.state === 'in_use' && (
@@ -125,4 +133,10 @@ export function EnvironmentPage({ id }: { id: string }) {
       {graded && ['expired', 'deleting', 'deleted'].includes(env.state) && <LabPanel labId={env.labId} envId={env.id} canCheck={false} />}
     </div>
   )
+}
+
+// since says how long ago a time was, in minutes and seconds.
+function since(at: string): string {
+  const s = Math.max(0, Math.round((Date.now() - new Date(at).getTime()) / 1000))
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`
 }
