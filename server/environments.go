@@ -239,7 +239,35 @@ func (s *Server) environmentEvents(c *gin.Context) {
 	for _, ev := range events {
 		out = append(out, apiEvent{ev.ID, ev.At, ev.Phase, ev.Message})
 	}
-	c.JSON(http.StatusOK, gin.H{"events": out, "environment": s.withPosition(c, e)})
+	resp := gin.H{"events": out, "environment": s.withPosition(c, e)}
+	if e.State == store.EnvRequested || e.State == store.EnvProvisioning {
+		if d, n := s.typicalStart(c, e.Topology); n >= minStartsForEstimate {
+			resp["typicalStartSeconds"], resp["typicalStartOf"] = int(d.Seconds()), n
+		}
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+// minStartsForEstimate is how many cold starts an estimate needs.
+const minStartsForEstimate = 3
+
+// typicalStart is the median cold start of a topology, looked up at most
+// every 30 s (a starting page asks every second).
+func (s *Server) typicalStart(c *gin.Context, topology string) (time.Duration, int) {
+	type estimate struct {
+		at time.Time
+		d  time.Duration
+		n  int
+	}
+	if v, ok := s.starts.Load(topology); ok && time.Since(v.(estimate).at) < 30*time.Second {
+		return v.(estimate).d, v.(estimate).n
+	}
+	d, n, err := s.store.TypicalColdStart(c.Request.Context(), topology)
+	if err != nil {
+		return 0, 0
+	}
+	s.starts.Store(topology, estimate{time.Now(), d, n})
+	return d, n
 }
 
 func (s *Server) stopEnvironment(c *gin.Context) {

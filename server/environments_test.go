@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ckalab/ckalab/config"
 	"github.com/ckalab/ckalab/labs"
 	"github.com/ckalab/ckalab/server"
@@ -101,5 +103,35 @@ func TestEnvironmentsTurnOnWithoutARestart(t *testing.T) {
 	}
 	if r := c.do("POST", "/api/v1/environments", map[string]string{"lab": "rbac-developer"}); r.Status != 202 {
 		t.Fatalf("start after: %d %v", r.Status, r.Body)
+	}
+}
+
+// TestStartingEnvironmentCarriesTheTypicalWait: a page waiting on a cold
+// create reads the median of recent cold starts of its topology.
+func TestStartingEnvironmentCarriesTheTypicalWait(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ana := e.user("ana@example.com", store.RoleStudent)
+	ctx := context.Background()
+	req := func() store.Environment {
+		env, err := e.store.RequestEnvironment(ctx, store.EnvRequest{UserID: uuid.NullUUID{UUID: ana.ID, Valid: true}, LabID: "pods",
+			Topology: "1cp-1w", K8sVersion: "1.34.4", ClusterName: "c-" + uuid.NewString()[:8], TimeLimit: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	for _, secs := range []int{50, 70, 200} {
+		env := req()
+		if _, err := e.store.Pool().Exec(ctx, `UPDATE environments SET created_at = now() - make_interval(secs => $2), started_at = now() WHERE id = $1`, env.ID, secs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiting := req()
+	c := e.client()
+	c.login("ana@example.com", "password-ana@example.com")
+	r := c.do("GET", "/api/v1/environments/"+waiting.ID.String()+"/events", nil)
+	if r.Status != 200 || r.Body["typicalStartSeconds"] != 70.0 || r.Body["typicalStartOf"] != 3.0 {
+		t.Fatalf("events: %d %v", r.Status, r.Body)
 	}
 }

@@ -90,6 +90,7 @@ type Server struct {
 	labs    []*labs.Lab
 	sso     *sso.Provider
 	grading sync.Map // environment id -> *sync.Mutex, one check at a time
+	starts  sync.Map // topology -> its typical cold start, recently looked up
 
 	// sockets tracks hijacked connections (websockets) so shutdown can
 	// drain them; closing drain asks them to finish.

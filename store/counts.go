@@ -57,3 +57,20 @@ func (s *Store) ClaimWait(ctx context.Context, id uuid.UUID) (wait time.Duration
 	}
 	return time.Duration(max(secs, 0) * float64(time.Second)), fromPool, nil
 }
+
+// TypicalColdStart is the median wait, request to start, of the last 20
+// environments of a topology that started from a cold create (no warm
+// claim): what a new cold request can expect. n is how many it is the
+// median of (0: no data yet).
+func (s *Store) TypicalColdStart(ctx context.Context, topology string) (median time.Duration, n int, err error) {
+	var secs float64
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY w), 0)::float8, count(*)::int FROM (
+		SELECT extract(epoch from e.started_at - e.created_at) AS w FROM environments e
+		WHERE e.topology = $1 AND e.started_at IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM environment_events v WHERE v.environment_id = e.id AND v.phase = 'claimed')
+		ORDER BY e.started_at DESC LIMIT 20) t`, topology).Scan(&secs, &n)
+	if err != nil {
+		return 0, 0, mapErr(err, "typical cold start")
+	}
+	return time.Duration(max(secs, 0) * float64(time.Second)), n, nil
+}

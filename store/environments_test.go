@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -210,5 +211,38 @@ func TestCheckRunsKeepFractionsAndResults(t *testing.T) {
 	}
 	if r := runs[0].Results[1]; r.Passed || r.Message != "jane cannot list pods yet" || string(r.Evidence) != "{}" {
 		t.Fatalf("result %+v", r)
+	}
+}
+
+func TestTypicalColdStartIgnoresWarmClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := open(t, pgtest.New(t))
+	if d, n, err := st.TypicalColdStart(ctx, "1cp-1w"); err != nil || n != 0 || d != 0 {
+		t.Fatalf("no data: %s %d %v", d, n, err)
+	}
+	ana := student(t, st, "ana@example.com")
+	// Three cold starts of 40, 60 and 90 s, one of another topology, and
+	// a warm claim of a cluster made an hour before it was claimed.
+	started := func(topology string, wait time.Duration, claimed bool) {
+		e := request(t, st, store.EnvRequest{UserID: ana, LabID: "pods", Topology: topology, K8sVersion: "1.34.4"})
+		if _, err := st.Pool().Exec(ctx, `UPDATE environments SET created_at = now() - $2::interval, started_at = now() WHERE id = $1`,
+			e.ID, fmt.Sprintf("%d seconds", int(wait.Seconds()))); err != nil {
+			t.Fatal(err)
+		}
+		if claimed {
+			if err := st.AddEnvEvent(ctx, e.ID, "claimed", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	started("1cp-1w", 40*time.Second, false)
+	started("1cp-1w", 60*time.Second, false)
+	started("1cp-1w", 90*time.Second, false)
+	started("1cp", 300*time.Second, false)
+	started("1cp-1w", time.Hour, true)
+	d, n, err := st.TypicalColdStart(ctx, "1cp-1w")
+	if err != nil || n != 3 || d < 59*time.Second || d > 61*time.Second {
+		t.Fatalf("typical cold start: %s over %d, %v; want 60 s over 3", d, n, err)
 	}
 }

@@ -15,6 +15,7 @@ const starting = ['requested', 'provisioning', 'ready']
 export function useEnvironment(id: string) {
   const [env, setEnv] = useState<Environment | null>(null)
   const [events, setEvents] = useState<EnvEvent[]>([])
+  const [typical, setTypical] = useState<{ seconds: number; of: number } | null>(null)
   const [error, setError] = useState('')
   useEffect(() => {
     let after = 0
@@ -24,8 +25,9 @@ export function useEnvironment(id: string) {
     setEvents([])
     const poll = async () => {
       try {
-        const r = await api<{ events: EnvEvent[]; environment: Environment }>('GET', `/environments/${id}/events?after=${after}`)
+        const r = await api<{ events: EnvEvent[]; environment: Environment; typicalStartSeconds?: number; typicalStartOf?: number }>('GET', `/environments/${id}/events?after=${after}`)
         if (gone) return
+        setTypical(r.typicalStartSeconds ? { seconds: r.typicalStartSeconds, of: r.typicalStartOf ?? 0 } : null)
         if (r.events.length) { after = r.events[r.events.length - 1].id; setEvents((old) => [...old, ...r.events]) }
         setEnv(r.environment)
         setError('')
@@ -40,14 +42,14 @@ export function useEnvironment(id: string) {
     poll()
     return () => { gone = true; window.clearTimeout(timer) }
   }, [id])
-  return { env, setEnv, events, error }
+  return { env, setEnv, events, typical, error }
 }
 
 // EnvironmentPage follows an environment from the queue to a running
 // cluster, then shows the lab's tasks and a terminal per node.
 export function EnvironmentPage({ id }: { id: string }) {
   const { navigate } = useRouter()
-  const { env, setEnv, events, error: loadError } = useEnvironment(id)
+  const { env, setEnv, events, typical, error: loadError } = useEnvironment(id)
   const [error, setError] = useState('')
   const [node, setNode] = useState('')
   const [busy, setBusy] = useState('')
@@ -109,7 +111,10 @@ export function EnvironmentPage({ id }: { id: string }) {
                 ? <li key={p} className="done">{p}</li>
                 : <li key={p} className="running" aria-current="step">{p}…</li>)}
             </ol>
-            <p className="muted">{since(env.createdAt)} so far.{graded && ' Read the tasks meanwhile: the terminal opens here when the cluster is ready.'}</p>
+            <p className="muted">
+              {typical && <>A new cluster usually takes about {duration(typical.seconds)} here (the median of the last {typical.of} starts). </>}
+              {duration(elapsed(env.createdAt))} so far.{graded && ' Read the tasks meanwhile: the terminal opens here when the cluster is ready.'}
+            </p>
           </div>
           {graded && <LabPanel labId={env.labId} envId={env.id} canCheck={false} />}
         </div>
@@ -135,8 +140,8 @@ export function EnvironmentPage({ id }: { id: string }) {
   )
 }
 
-// since says how long ago a time was, in minutes and seconds.
-function since(at: string): string {
-  const s = Math.max(0, Math.round((Date.now() - new Date(at).getTime()) / 1000))
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`
-}
+// elapsed is how many seconds ago a time was.
+function elapsed(at: string): number { return Math.max(0, Math.round((Date.now() - new Date(at).getTime()) / 1000)) }
+
+// duration writes seconds as "45 s" or "1 min 10 s".
+function duration(s: number): string { return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s` }
