@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,17 +189,13 @@ func TestSolutionBots(t *testing.T) {
 	t.Run("labs", func(t *testing.T) {
 		queue := make(chan job)
 		var wg sync.WaitGroup
-		var n sync.Mutex
-		next := 0
+		var next atomic.Int64
 		for range 2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for j := range queue {
-					n.Lock()
-					name := fmt.Sprintf("ckbot%d-%d", time.Now().UnixNano()%100000, next)
-					next++
-					n.Unlock()
+					name := fmt.Sprintf("ckbot%d-%d", time.Now().UnixNano()%100000, next.Add(1)-1)
 					runCluster(t, m, defaults, name, j.topology, j.runs, attempt)
 				}
 			}()

@@ -169,25 +169,9 @@ func (c *cluster) resolve(ctx context.Context, host string) (string, error) {
 // servingOnce is serving, looked up once per grading: several checks ask
 // about the same target, and each lookup starts a probe container.
 func (c *cluster) servingOnce(ctx context.Context, host string, port int) error {
-	key := net.JoinHostPort(host, strconv.Itoa(port))
-	c.mu.Lock()
-	l, ok := c.served[key]
-	if !ok {
-		l = &lookup{}
-		if c.served == nil {
-			c.served = map[string]*lookup{}
-		}
-		c.served[key] = l
-	}
-	c.mu.Unlock()
-	l.once.Do(func() { l.err = c.serving(ctx, host, port) })
-	return l.err
-}
-
-// lookup is one memoised answer of a grading.
-type lookup struct {
-	once sync.Once
-	err  error
+	v, _ := c.served.LoadOrStore(net.JoinHostPort(host, strconv.Itoa(port)),
+		sync.OnceValue(func() error { return c.serving(ctx, host, port) }))
+	return v.(func() error)()
 }
 
 // serving says why host:port would refuse connections whatever the

@@ -127,9 +127,7 @@ type cluster struct {
 	mapper meta.RESTMapper
 
 	client *http.Client // closed after the grading
-
-	mu     sync.Mutex
-	served map[string]*lookup // servingOnce's answers
+	served sync.Map     // host:port -> servingOnce's lookup
 }
 
 func connect(t Target) (*cluster, error) {

@@ -174,4 +174,10 @@ func (v *validator) check(p string, c *Check, ids map[string]bool, workers int) 
 	if c.Spec != nil {
 		c.Spec.validate(&fieldPath{v: v, path: p + "." + c.Spec.CheckKind(), workers: workers})
 	}
+	switch c.Spec.(type) {
+	case *NodesCheck, *EtcdSnapshotCheck, *NodeCommandCheck:
+		if v.confined {
+			v.at(p, "a %s check looks at what every lab on the cluster shares: %s (remove topology.namespaces)", c.Spec.CheckKind(), sharesItsCluster)
+		}
+	}
 }

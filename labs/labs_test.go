@@ -183,6 +183,12 @@ func TestLabsThatShareClustersHaveTheirOwnNamespaces(t *testing.T) {
 	if want := "labs/four/lab.yaml:26: runs on worker: a lab confined to topology.namespaces shares its cluster"; !strings.Contains(fmt.Sprint(err), want) {
 		t.Errorf("want %q, got:\n%v", want, err)
 	}
+	nodesCheck := strings.Replace(minimalLab("five", "competencies: [persistent-volumes]\n", "  namespaces: [five]\n"),
+		"resource: {apiVersion: v1, kind: ConfigMap, namespace: a, name: x, exists: true}", "nodes: {node: worker, ready: true}", 1)
+	_, err = LoadFS(fstest.MapFS{"five/lab.yaml": {Data: []byte(nodesCheck)}, "five/t.md": {Data: []byte("x")}}, "labs")
+	if want := "labs/five/lab.yaml:18: a nodes check looks at what every lab on the cluster shares"; !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("want %q, got:\n%v", want, err)
+	}
 	if strings.Contains(msgs, "labs/one/") {
 		t.Errorf("the first lab to claim a namespace is fine:\n%s", msgs)
 	}

@@ -163,6 +163,7 @@ type validator struct {
 	fsys     fs.FS
 	pos      map[string]int // field path -> line
 	problems Problems
+	confined bool // the lab declares topology.namespaces
 }
 
 func (v *validator) add(line int, format string, args ...any) {

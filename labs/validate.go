@@ -75,7 +75,7 @@ func (v *validator) validate(l *Lab) {
 		seen[ns] = true
 	}
 	l.Topology.namespacesLine = v.pos["topology.namespaces"]
-	v.confined(l)
+	v.confined = l.Topology.Shareable()
 	v.steps("setup", l.Setup, l.Topology.Workers)
 	v.steps("solution", l.Solution, l.Topology.Workers)
 	if len(l.Solution) == 0 {
@@ -143,52 +143,13 @@ func (v *validator) validate(l *Lab) {
 
 // requires resolves every check's requirements (task/check, or a check
 // of the same task) and refuses cycles: a check in one never counts.
+// sharesItsCluster is why a confined lab may not touch nodes.
+const sharesItsCluster = "a lab confined to topology.namespaces shares its cluster"
+
 // systemNamespaces are shared by every lab on a cluster: a lab confined
 // to namespaces cannot claim them.
 var systemNamespaces = map[string]bool{"kube-system": true, "kube-public": true,
 	"kube-node-lease": true, "local-path-storage": true}
-
-// confined reports what a lab confined to namespaces may not do, since
-// it shares its cluster: run steps on a node other than the control plane
-// (where kubectl and the answer files are), or check nodes, etcd or node
-// commands.
-func (v *validator) confined(l *Lab) {
-	if !l.Topology.Shareable() {
-		return
-	}
-	const why = "a lab confined to topology.namespaces shares its cluster"
-	steps := func(path string, ss []Step) {
-		for i, s := range ss {
-			if s.Run != nil && s.Run.Node != "control-plane" {
-				v.at(fmt.Sprintf("%s[%d].run.node", path, i), "runs on %s: %s, so it works on the control plane only (or remove topology.namespaces)", s.Run.Node, why)
-			}
-		}
-	}
-	steps("setup", l.Setup)
-	steps("solution", l.Solution)
-	for i, b := range l.Shortcuts {
-		steps(fmt.Sprintf("shortcuts[%d].steps", i), b.Steps)
-	}
-	for i, b := range l.Alternatives {
-		steps(fmt.Sprintf("alternatives[%d].steps", i), b.Steps)
-	}
-	for i, t := range l.Tasks {
-		for j, c := range t.Checks {
-			switch k := checkKindOf(c); k {
-			case "nodes", "etcdSnapshot", "nodeCommand":
-				v.at(fmt.Sprintf("tasks[%d].checks[%d]", i, j), "a %s check looks at what every lab on the cluster shares: %s (remove topology.namespaces)", k, why)
-			}
-		}
-	}
-}
-
-// checkKindOf is a check's kind, or "" without one.
-func checkKindOf(c Check) string {
-	if c.Spec == nil {
-		return ""
-	}
-	return c.Spec.CheckKind()
-}
 
 func (v *validator) requires(l *Lab) {
 	known := map[string]bool{}
@@ -262,6 +223,9 @@ func (v *validator) steps(path string, steps []Step, workers int) {
 		if s.Run != nil {
 			n++
 			v.node(p+".run.node", s.Run.Node, workers)
+			if v.confined && s.Run.Node != "control-plane" {
+				v.at(p+".run.node", "runs on %s: %s, so it works on the control plane only (or remove topology.namespaces)", s.Run.Node, sharesItsCluster)
+			}
 			if strings.TrimSpace(s.Run.Script) == "" {
 				v.at(p+".run.script", "run needs a script")
 			}
