@@ -102,6 +102,9 @@ build_node_image() {
   mkdir -p "$root/etc/ckalab/addons"
   cp "$CACHE/out/traefik/gateway-api-crds.yaml" "$root/etc/ckalab/addons/gateway-api-crds.yaml"
   sed -e "s#@TRAEFIK_IMAGE@#$(addon_image traefik)#" "$here/node/manifests/traefik.yaml" >"$root/etc/ckalab/addons/traefik.yaml"
+  # kubeadm patches for the static pods (cluster.Manager points kubeadm at them).
+  mkdir -p "$root/etc/ckalab/kubeadm-patches"
+  install -m 0644 "$here/node/kubeadm-patches/"*.yaml "$root/etc/ckalab/kubeadm-patches/"
   # The cluster's registry, seeded with the workload images; cluster.Manager
   # starts it on the control plane and points every node's containerd at it.
   install -m 0755 "$CACHE/out/registry/registry" "$root/usr/local/bin/registry"

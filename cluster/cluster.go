@@ -103,17 +103,32 @@ func NewOn(log *slog.Logger, stateDir string, engine Engine) (*Manager, error) {
 	}, nil
 }
 
-// aggregatorRouting makes the API server reach aggregated APIs
-// (metrics-server) at their pod IPs rather than their Service IP, which its
-// host network may not translate yet when it first connects; such a first
-// connection goes astray and is then kept.
-// kind writes kubeadm's v1beta3 (a map of flags) or v1beta4 (a list of
-// flags), by version; the patch of the other version matches nothing.
-var aggregatorRouting = []v1alpha4.PatchJSON6902{
-	{Group: "kubeadm.k8s.io", Version: "v1beta3", Kind: "ClusterConfiguration",
-		Patch: `[{"op": "add", "path": "/apiServer/extraArgs/enable-aggregator-routing", "value": "true"}]`},
-	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration",
-		Patch: `[{"op": "add", "path": "/apiServer/extraArgs/-", "value": {"name": "enable-aggregator-routing", "value": "true"}}]`},
+// trainingCluster is kubeadm's configuration for a throwaway training
+// cluster, as JSON patches of kind's: kind writes kubeadm's v1beta3 (a map
+// of flags) or v1beta4 (a list of flags) by version, and the patch of the
+// other version matches nothing.
+//   - The API server reaches aggregated APIs (metrics-server) at their pod
+//     IPs rather than their Service IP, which its host network may not
+//     translate yet when it first connects; such a first connection goes
+//     astray and is then kept.
+//   - The controller manager and scheduler do not elect a leader: there is
+//     one of each, and renewing their leases every 2 s was a fifth of an
+//     idle cluster's API and etcd work (docs/benchmarks.md).
+//   - kubeadm init applies the node image's static pod patches
+//     (/etc/ckalab/kubeadm-patches: the API server's readiness probe).
+var trainingCluster = []v1alpha4.PatchJSON6902{
+	{Group: "kubeadm.k8s.io", Version: "v1beta3", Kind: "ClusterConfiguration", Patch: `[
+		{"op": "add", "path": "/apiServer/extraArgs/enable-aggregator-routing", "value": "true"},
+		{"op": "add", "path": "/controllerManager/extraArgs/leader-elect", "value": "false"},
+		{"op": "add", "path": "/scheduler/extraArgs", "value": {"leader-elect": "false"}}]`},
+	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: `[
+		{"op": "add", "path": "/apiServer/extraArgs/-", "value": {"name": "enable-aggregator-routing", "value": "true"}},
+		{"op": "add", "path": "/controllerManager/extraArgs/-", "value": {"name": "leader-elect", "value": "false"}},
+		{"op": "add", "path": "/scheduler/extraArgs", "value": [{"name": "leader-elect", "value": "false"}]}]`},
+	{Group: "kubeadm.k8s.io", Version: "v1beta3", Kind: "InitConfiguration",
+		Patch: `[{"op": "add", "path": "/patches", "value": {"directory": "/etc/ckalab/kubeadm-patches"}}]`},
+	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "InitConfiguration",
+		Patch: `[{"op": "add", "path": "/patches", "value": {"directory": "/etc/ckalab/kubeadm-patches"}}]`},
 }
 
 // Create makes the cluster, waits for its control plane, shares SSH keys
@@ -121,7 +136,7 @@ var aggregatorRouting = []v1alpha4.PatchJSON6902{
 // behind.
 func (m *Manager) Create(ctx context.Context, spec Spec) (*Cluster, error) {
 	cfg := &v1alpha4.Cluster{Nodes: []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole}},
-		KubeadmConfigPatchesJSON6902: aggregatorRouting,
+		KubeadmConfigPatchesJSON6902: trainingCluster,
 		Networking:                   v1alpha4.Networking{APIServerAddress: m.engine.APIAddress}}
 	for range spec.Workers {
 		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole})
@@ -319,7 +334,8 @@ type Summary struct {
 	Name    string
 	Created time.Time // the oldest node's creation
 	Nodes   int
-	Running int
+	Running int // running or paused
+	Paused  int
 }
 
 // Summaries lists every kind cluster on this Docker engine, with node
@@ -349,7 +365,11 @@ func (m *Manager) Summaries(ctx context.Context) (map[string]*Summary, error) {
 			s.Created = created
 		}
 		s.Nodes++
-		if parts[2] == "running" {
+		switch parts[2] {
+		case "paused":
+			s.Paused++
+			s.Running++
+		case "running":
 			s.Running++
 		}
 	}
