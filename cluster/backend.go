@@ -17,6 +17,10 @@ type Backend interface {
 	Create(ctx context.Context, spec Spec) (*Cluster, error)
 	Get(ctx context.Context, name string) (*Cluster, error)
 	Delete(ctx context.Context, name string) error
+	// Pause freezes a cluster's nodes (no CPU, memory kept); Unpause thaws
+	// them. Both are idempotent.
+	Pause(ctx context.Context, name string) error
+	Unpause(ctx context.Context, name string) error
 	// Summaries lists every kind cluster on the engine, this server's or not.
 	Summaries(ctx context.Context) (map[string]*Summary, error)
 	Exec(ctx context.Context, cluster, node string, stdin io.Reader, command ...string) ([]byte, error)

@@ -57,6 +57,9 @@ type Config struct {
 	ClusterPrefix    string
 	PoolSize         int
 	PoolTopologies   string
+	PoolHot          int
+	FreezePool       bool
+	SleepAfter       time.Duration
 	OrphanGrace      time.Duration
 	MaxEnvs          int
 	MaxEnvsPerUser   int
@@ -171,6 +174,9 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.ClusterPrefix, "cluster-prefix", "ckalab-", "name prefix of this server's kind clusters; it deletes stray clusters with this prefix, so give each server on one Docker engine its own")
 	b.add(&c.PoolSize, "pool-size", "0", "warm clusters kept ready per topology and Kubernetes version")
 	b.add(&c.PoolTopologies, "pool-topologies", "1cp-1w", "comma-separated topologies the warm pool keeps (1cp, 1cp-1w, 1cp-2w …)")
+	b.add(&c.PoolHot, "pool-hot", "1", "warm clusters per pool kept running; the rest of --pool-size wait paused (no CPU) and take about 10 s to wake when claimed (with --freeze-pool)")
+	b.add(&c.FreezePool, "freeze-pool", "true", "pause warm clusters beyond --pool-hot until claimed")
+	b.add(&c.SleepAfter, "sleep-after", "20m", "pause a student's cluster after this long without a keystroke, Check, open lab page or terminal; opening the lab wakes it in about 10 s, the lab clock runs on (0: never)")
 	b.add(&c.OrphanGrace, "orphan-grace", "10m", "age after which a cluster with this server's prefix but no environment is deleted")
 	b.add(&c.MaxEnvs, "max-environments", "6", "clusters this host runs at once (warm pool included; about 3 per CPU core, see docs/benchmarks.md)")
 	b.add(&c.MaxEnvsPerUser, "max-environments-per-user", "1", "environments one student may hold at once")
@@ -231,6 +237,12 @@ func (c *Config) Validate() error {
 	}
 	if c.PoolSize < 0 {
 		errs = append(errs, "--pool-size must not be negative")
+	}
+	if c.PoolHot < 0 {
+		errs = append(errs, "--pool-hot must not be negative")
+	}
+	if c.SleepAfter < 0 || (c.SleepAfter > 0 && c.SleepAfter < time.Minute) {
+		errs = append(errs, "--sleep-after must be 0 (never) or at least 1m")
 	}
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		errs = append(errs, "--metrics-listen must differ from --listen")

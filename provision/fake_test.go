@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,29 @@ func (f *fakeBackend) Delete(_ context.Context, name string) error {
 	return nil
 }
 
+func (f *fakeBackend) Pause(_ context.Context, name string) error   { return f.freeze(name, true) }
+func (f *fakeBackend) Unpause(_ context.Context, name string) error { return f.freeze(name, false) }
+
+func (f *fakeBackend) freeze(name string, paused bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.clusters[name]
+	if c == nil {
+		return cluster.ErrNotFound
+	}
+	c.Paused = 0
+	if paused {
+		c.Paused = c.Nodes
+	}
+	return nil
+}
+
+func (f *fakeBackend) paused(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clusters[name] != nil && f.clusters[name].Paused > 0
+}
+
 func (f *fakeBackend) Summaries(context.Context) (map[string]*cluster.Summary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -63,8 +87,12 @@ func (f *fakeBackend) Summaries(context.Context) (map[string]*cluster.Summary, e
 	return out, nil
 }
 
-func (f *fakeBackend) Exec(context.Context, string, string, io.Reader, ...string) ([]byte, error) {
-	return nil, nil
+// Exec answers as a settled cluster does (the wake check), unless paused.
+func (f *fakeBackend) Exec(_ context.Context, name, _ string, _ io.Reader, _ ...string) ([]byte, error) {
+	if f.paused(name) {
+		return nil, errors.New("container is paused")
+	}
+	return []byte("settled"), nil
 }
 
 func (f *fakeBackend) Probe(context.Context, string, string, ...string) ([]byte, error) {
@@ -158,4 +186,116 @@ func TestProvisionerLifecycleWithAFakeBackend(t *testing.T) {
 	if c.Failure == "" || fb.count() != 0 {
 		t.Fatalf("failed create: reason %q, %d clusters left", c.Failure, fb.count())
 	}
+}
+
+// Pausing without Docker: the warm pool keeps Hot clusters running and
+// freezes the rest; a claim takes a running one and a frozen one is
+// thawed in its place; a student's environment nobody uses sleeps, and
+// Wake brings it back, once, however many callers wait.
+func TestSleepAndWakeWithAFakeBackend(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fb := &fakeBackend{clusters: map[string]*cluster.Summary{}}
+	e := &env{t: t, ctx: ctx, st: open(t), setup: map[uuid.UUID]bool{}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		cfg: provision.Config{Prefix: "fake-", NodeImage: "ckalab/node", StateDir: t.TempDir(), MaxLive: 4, MaxPerUser: 1, MaxQueue: 5,
+			Pools:         []provision.Pool{{Topology: provision.Topology{Workers: 1}, Version: "1.34.4", Size: 3, Hot: 1}},
+			CreateTimeout: time.Minute, OrphanGrace: time.Hour, Poll: 50 * time.Millisecond,
+			FreezePool: true, SleepAfter: 2 * time.Second, WakeSettle: 10 * time.Millisecond}}
+	p := provision.New(e.cfg, e.log, e.st, fb, nil)
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() { stopRun(); <-done }()
+
+	// Docker and the database agree once nothing is being paused or woken.
+	hotAndFrozen := func() (hot, frozen []store.Environment, agree bool) {
+		agree = true
+		for _, r := range e.pooledReady() {
+			agree = agree && (r.PausedAt != nil) == fb.paused(r.ClusterName)
+			if r.PausedAt == nil {
+				hot = append(hot, r)
+			} else {
+				frozen = append(frozen, r)
+			}
+		}
+		return hot, frozen, agree
+	}
+	settled := func(what string) []store.Environment {
+		var hot []store.Environment
+		e.wait(what, 10*time.Second, func() (bool, error) {
+			h, f, agree := hotAndFrozen()
+			hot = h
+			return len(h) == 1 && len(f) == 2 && agree, nil
+		})
+		return hot
+	}
+	hot := settled("pool of 3: 1 running, 2 frozen")
+	a, err := p.Start(ctx, provision.StartRequest{UserID: e.user("ana"), LabID: "pods", Topology: provision.Topology{Workers: 1}, Version: "1.34.4", TimeLimit: time.Hour})
+	if err != nil || a.ID != hot[0].ID {
+		t.Fatalf("the claim took %v (%v), want the running warm cluster %v", a.ID, err, hot[0].ID)
+	}
+	a = e.waitState(a.ID, store.EnvInUse, 10*time.Second)
+	settled("after a claim: a frozen one thawed, a new one frozen")
+
+	// Ana leaves: her environment falls asleep after SleepAfter.
+	e.wait("ana's environment asleep", 10*time.Second, func() (bool, error) {
+		got, err := e.st.Environment(ctx, a.ID)
+		return got.PausedAt != nil && fb.paused(a.ClusterName), err
+	})
+	var wg sync.WaitGroup
+	tooks := make(chan time.Duration, 3)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			took, err := p.Wake(ctx, a.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			tooks <- took
+		}()
+	}
+	wg.Wait()
+	close(tooks)
+	woke := 0
+	for d := range tooks {
+		if d > 0 {
+			woke++
+		}
+	}
+	if got, _ := e.st.Environment(ctx, a.ID); woke != 1 || got.PausedAt != nil || fb.paused(a.ClusterName) {
+		t.Fatalf("three Wakes: %d thawed, paused %v / %v; want one thaw and an awake cluster", woke, got.PausedAt, fb.paused(a.ClusterName))
+	}
+	// Seen just now (woken): not put back to sleep at once.
+	time.Sleep(time.Second)
+	if got, _ := e.st.Environment(ctx, a.ID); got.PausedAt != nil {
+		t.Fatal("put back to sleep right after waking")
+	}
+	// An open page keeps it awake past SleepAfter.
+	for range 6 {
+		if err := e.st.SeeEnvironment(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got, _ := e.st.Environment(ctx, a.ID); got.PausedAt != nil {
+		t.Fatal("slept while its page was open")
+	}
+	events, _ := e.st.EnvEvents(ctx, a.ID, 0)
+	var phases []string
+	for _, ev := range events {
+		phases = append(phases, ev.Phase)
+	}
+	if s := strings.Join(phases, " "); !strings.Contains(s, "asleep waking awake") {
+		t.Fatalf("events: %s", s)
+	}
+	// Stopping a sleeping environment deletes its cluster.
+	if err := p.Sleep(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Stop(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(a.ID, store.EnvDeleted, 10*time.Second)
 }

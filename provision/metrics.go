@@ -18,6 +18,7 @@ const (
 	failRestart       = "restart"        // the server restarted mid-creation
 	failClusterLost   = "cluster_lost"   // the cluster vanished or its nodes stopped
 	failDisk          = "disk"           // stopped to give the engine's disk back
+	failWake          = "wake"           // a frozen warm cluster did not settle after its thaw
 )
 
 // countTimeout bounds the query a scrape makes.
@@ -36,6 +37,7 @@ type Metrics struct {
 	claim     *prometheus.HistogramVec
 	queueWait *prometheus.HistogramVec
 	failed    *prometheus.CounterVec
+	wake      prometheus.Histogram
 }
 
 // NewMetrics registers the provisioner's series on reg. Gauges of database
@@ -56,10 +58,14 @@ func NewMetrics(reg prometheus.Registerer, log *slog.Logger, st *store.Store, po
 			Buckets: []float64{0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800},
 		}, []string{"request"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ckalab_environments_failed_total", Help: "Environments that failed, by reason class: create, create_timeout, setup, restart, cluster_lost, disk.",
+			Name: "ckalab_environments_failed_total", Help: "Environments that failed, by reason class: create, create_timeout, setup, restart, cluster_lost, disk, wake.",
 		}, []string{"reason"}),
+		wake: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ckalab_wake_duration_seconds", Help: "Time from thawing a paused cluster (a frozen warm one or a sleeping student's) to its nodes settled.",
+			Buckets: []float64{2, 4, 6, 8, 10, 12, 15, 20, 30, 45, 60},
+		}),
 	}
-	for _, r := range []string{failCreate, failCreateTimeout, failSetup, failRestart, failClusterLost, failDisk} {
+	for _, r := range []string{failCreate, failCreateTimeout, failSetup, failRestart, failClusterLost, failDisk, failWake} {
 		m.failed.WithLabelValues(r)
 	}
 	for _, p := range pools {
@@ -71,7 +77,7 @@ func NewMetrics(reg prometheus.Registerer, log *slog.Logger, st *store.Store, po
 	for _, r := range []string{"student", "pool"} {
 		m.queueWait.WithLabelValues(r)
 	}
-	reg.MustRegister(m.create, m.claim, m.queueWait, m.failed, newStateCollector(log, st, pools))
+	reg.MustRegister(m.create, m.claim, m.queueWait, m.failed, m.wake, newStateCollector(log, st, pools))
 	return m
 }
 
@@ -109,6 +115,12 @@ func (m *Metrics) dequeued(e store.Environment) {
 		request = "pool"
 	}
 	m.queueWait.WithLabelValues(request).Observe(max(e.UpdatedAt.Sub(e.CreatedAt), 0).Seconds())
+}
+
+func (m *Metrics) woke(d time.Duration) {
+	if m != nil {
+		m.wake.Observe(d.Seconds())
+	}
 }
 
 func (m *Metrics) fail(reason string) {

@@ -68,7 +68,7 @@ func boundedLabels(t *testing.T, g prometheus.Gatherer) {
 		"topology": {"1cp": true, "1cp-1w": true, "1cp-2w": true, "1cp-3w": true, "1cp-4w": true},
 		"source":   {"pool": true, "cold": true},
 		"request":  {"student": true, "pool": true},
-		"reason":   {"create": true, "create_timeout": true, "setup": true, "restart": true, "cluster_lost": true, "disk": true},
+		"reason":   {"create": true, "create_timeout": true, "setup": true, "restart": true, "cluster_lost": true, "disk": true, "wake": true},
 		"outcome":  {"passed": true, "partial": true, "failed": true, "error": true},
 		"role":     {"control": true, "view": true},
 	}

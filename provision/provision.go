@@ -32,6 +32,9 @@ type Pool struct {
 	Topology Topology
 	Version  string // Kubernetes version, e.g. 1.34.4
 	Size     int
+	// Hot is how many of Size stay running when Config.FreezePool is on;
+	// the others wait paused and take a thaw (about 10 s) when claimed.
+	Hot int
 }
 
 // Config is the provisioner's settings.
@@ -54,6 +57,15 @@ type Config struct {
 	// OrphanGrace is how old a cluster without a row must be to be deleted.
 	OrphanGrace time.Duration
 	Poll        time.Duration // how often workers look for work without a wake-up
+	// FreezePool pauses warm clusters beyond each pool's Hot count.
+	FreezePool bool
+	// SleepAfter pauses a student's environment nobody has used for that
+	// long (no keystroke, Check, open page or terminal); 0 never does.
+	SleepAfter time.Duration
+	// WakeTimeout bounds the wait for a thawed cluster to settle;
+	// WakeSettle is the least it waits: longer than the node controller's
+	// 5 s monitor period, so that its first look after the thaw is over.
+	WakeTimeout, WakeSettle time.Duration
 	// Metrics records durations and failures; nil records nothing. One
 	// Metrics may serve several provisioners on the same database.
 	Metrics *Metrics
@@ -70,10 +82,11 @@ type Provisioner struct {
 	clusters cluster.Backend
 	setup    Setup
 
-	wakeCreate, wakeSetup, wakeReap chan struct{}
-	running                         sync.WaitGroup
-	reconciled                      chan struct{}
-	lastSweep                       time.Time // reap worker only
+	wakeCreate, wakeSetup, wakeReap, wakeSleep chan struct{}
+	envLocks                                   sync.Map // environment ID → *sync.Mutex: pause and wake one at a time
+	running                                    sync.WaitGroup
+	reconciled                                 chan struct{}
+	lastSweep                                  time.Time // reap worker only
 }
 
 // sweepEvery is how often the reaper looks for stray clusters.
@@ -91,10 +104,16 @@ func New(cfg Config, log *slog.Logger, st *store.Store, clusters cluster.Backend
 	if cfg.MaxQueue == 0 {
 		cfg.MaxQueue = cfg.MaxLive
 	}
+	if cfg.WakeTimeout == 0 {
+		cfg.WakeTimeout = time.Minute
+	}
+	if cfg.WakeSettle == 0 {
+		cfg.WakeSettle = 6 * time.Second
+	}
 	return &Provisioner{
 		cfg: cfg, log: log, store: st, clusters: clusters, setup: setup,
 		wakeCreate: make(chan struct{}, 1), wakeSetup: make(chan struct{}, 1), wakeReap: make(chan struct{}, 1),
-		reconciled: make(chan struct{}),
+		wakeSleep: make(chan struct{}, 1), reconciled: make(chan struct{}),
 	}
 }
 
@@ -120,6 +139,7 @@ func (p *Provisioner) Run(ctx context.Context) error {
 		{"create", p.wakeCreate, p.createStep},
 		{"setup", p.wakeSetup, p.setupStep},
 		{"reap", p.wakeReap, p.reapStep},
+		{"sleep", p.wakeSleep, p.sleepStep},
 	}
 	for _, w := range workers {
 		p.running.Add(1)
@@ -189,6 +209,7 @@ func (p *Provisioner) Start(ctx context.Context, r StartRequest) (store.Environm
 	case "claimed":
 		wake(p.wakeSetup)
 		wake(p.wakeCreate) // refill the pool
+		wake(p.wakeSleep)  // thaw the next warm cluster
 		return a.Env, nil
 	}
 	e := a.Env
@@ -327,6 +348,8 @@ func (p *Provisioner) create(ctx context.Context, e store.Environment) {
 	log.Info("cluster ready", "pooled", e.Pooled)
 	if !e.Pooled {
 		wake(p.wakeSetup)
+	} else {
+		wake(p.wakeSleep)
 	}
 }
 
@@ -409,6 +432,20 @@ func (p *Provisioner) setupStep(ctx context.Context) (bool, error) {
 	if err != nil || e == nil {
 		return false, err
 	}
+	if e.PausedAt != nil {
+		// A frozen warm cluster: thawed first, and given up if it will not settle.
+		if _, err := p.Wake(ctx, e.ID); err != nil {
+			if ferr := p.store.FailEnvironment(ctx, e.ID, "the warm cluster did not wake: "+err.Error()+"; press Start again"); ferr == nil {
+				p.cfg.Metrics.fail(failWake)
+			}
+			_ = p.store.AddEnvEvent(ctx, e.ID, "failed", "the warm cluster did not wake: "+err.Error())
+			wake(p.wakeReap)
+			return true, nil
+		}
+		if *e, err = p.store.Environment(ctx, e.ID); err != nil {
+			return true, err
+		}
+	}
 	_ = p.store.AddEnvEvent(ctx, e.ID, "lab setup", e.LabID)
 	if p.setup != nil {
 		if err := p.setup(ctx, *e); err != nil {
@@ -461,6 +498,10 @@ func (p *Provisioner) reapStep(ctx context.Context) (bool, error) {
 		return false, p.sweep(ctx)
 	}
 	e := deleting[0]
+	// A paused cluster is thawed to be deleted (its processes must end).
+	if err := p.clusters.Unpause(ctx, e.ClusterName); err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return false, err
+	}
 	if err := p.clusters.Delete(ctx, e.ClusterName); err != nil {
 		return false, err
 	}

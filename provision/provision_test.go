@@ -172,9 +172,10 @@ func TestIntegrationProvisioning(t *testing.T) {
 		log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		cfg: provision.Config{
 			Prefix: prefix, NodeImage: "ckalab/node", StateDir: t.TempDir(),
-			Pools:   []provision.Pool{{Topology: provision.Topology{}, Version: version, Size: 1}},
+			Pools:   []provision.Pool{{Topology: provision.Topology{}, Version: version, Size: 1, Hot: 0}},
 			MaxLive: 2, MaxPerUser: 1, MaxQueue: 1, Memory: "1536m", CPUs: "1.5", Pids: 2048,
 			CreateTimeout: 5 * time.Minute, OrphanGrace: 0, Poll: 300 * time.Millisecond,
+			FreezePool: true, // every warm cluster waits paused: each claim below thaws one
 		},
 	}
 	e.cm = cluster.New(e.log, t.TempDir())
@@ -219,6 +220,16 @@ func TestIntegrationProvisioning(t *testing.T) {
 	metric(0, "ckalab_environments", "state", "provisioning")
 	metric(1, "ckalab_cluster_create_duration_seconds", "topology", "1cp")
 	metric(1, "ckalab_queue_wait_seconds", "request", "pool")
+	frozen := func(what string, id uuid.UUID) {
+		t.Helper()
+		e.wait(what+" frozen", time.Minute, func() (bool, error) {
+			got, err := e.st.Environment(ctx, id)
+			all, _ := e.cm.Summaries(ctx)
+			c := all[got.ClusterName]
+			return got.PausedAt != nil && c != nil && c.Paused == c.Nodes, err
+		})
+	}
+	frozen("the warm cluster", e.pooledReady()[0].ID)
 	ana, bo, cy, di := e.user("ana"), e.user("bo"), e.user("cy"), e.user("di")
 	req := func(u uuid.UUID, lab string) provision.StartRequest {
 		return provision.StartRequest{UserID: u, LabID: lab, Version: version, TimeLimit: time.Hour}
@@ -229,7 +240,10 @@ func TestIntegrationProvisioning(t *testing.T) {
 		t.Fatalf("claim: %+v %v", a, err)
 	}
 	a = e.waitState(a.ID, store.EnvInUse, time.Minute)
-	t.Logf("BENCH warm claim to in_use (lab setup: one kubectl call): %s", time.Since(claimAt).Round(time.Millisecond))
+	t.Logf("BENCH frozen warm claim to in_use (thaw, settle, lab setup: one kubectl call): %s", time.Since(claimAt).Round(time.Millisecond))
+	if a.PausedAt != nil || !hasPhases(t, e, a.ID, "claimed", "waking", "awake", "lab setup", "ready") {
+		t.Fatalf("claim of a frozen warm cluster: paused %v", a.PausedAt)
+	}
 	if !e.setup[a.ID] || a.ExpiresAt == nil {
 		t.Fatalf("lab setup did not run or no expiry: %+v", a)
 	}
@@ -244,9 +258,22 @@ func TestIntegrationProvisioning(t *testing.T) {
 		t.Fatalf("second lab over the per-user quota: %v", err)
 	}
 
-	// The pool refills in the background.
+	// The pool refills in the background, and its new cluster is frozen.
+	// A restart keeps it so; once thawed (the pool no longer freezing) it
+	// serves the tests below and, two minutes on, must have settled.
 	e.wait("pool refilled", 4*time.Minute, func() (bool, error) { return len(e.pooledReady()) == 1, nil })
 	b := e.pooledReady()[0]
+	frozen("the refill", b.ID)
+	stop()
+	e.cfg.FreezePool = false
+	stop = e.run()
+	time.Sleep(2 * time.Second)
+	thawedAt := time.Now()
+	if took, err := e.provisioner().Wake(ctx, b.ID); err != nil || took == 0 {
+		t.Fatalf("waking the warm cluster after a restart: %s %v", took, err)
+	} else {
+		t.Logf("BENCH thaw of a warm 1-node cluster to settled (API, node Ready, no taints, DNS): %s", took.Round(10*time.Millisecond))
+	}
 
 	t.Run("limits and isolation", func(t *testing.T) {
 		aNode, bNode := a.Nodes[0], b.Nodes[0]
@@ -469,15 +496,18 @@ spec:
 	if n := sample(t, reg, "ckalab_cluster_create_duration_seconds", "topology", "1cp"); n < 3 {
 		t.Fatalf("clusters created: %v, want at least 3 (pool, refill, cold)", n)
 	}
-	events, _ := e.st.EnvEvents(ctx, c.ID, 0)
-	var phases []string
-	for _, ev := range events {
-		phases = append(phases, ev.Phase)
+	if !hasPhases(t, e, c.ID, "queued", "provisioning", "creating nodes", "kubeadm init", "network", "cluster ready", "lab setup", "ready") {
+		t.Fatal("events of a cold start")
 	}
-	for _, want := range []string{"queued", "provisioning", "creating nodes", "kubeadm init", "network", "cluster ready", "lab setup", "ready"} {
-		if !strings.Contains(" "+strings.Join(phases, " | ")+" ", " "+want+" ") {
-			t.Fatalf("events of a cold start lack %q: %v", want, phases)
-		}
+
+	// Two minutes after its thaw, Bo's cluster (the thawed warm one) has stayed settled: its node
+	// Ready without the node controller's taints, no pod evicted or failed.
+	time.Sleep(time.Until(thawedAt.Add(2 * time.Minute)))
+	if out, err := e.cm.Exec(ctx, b.ClusterName, b.Nodes[0].Name, nil, "sh", "-c", `export KUBECONFIG=/etc/kubernetes/admin.conf
+kubectl get nodes -o json | jq -r '.items[] | "\(.metadata.name) ready=\(.status.conditions[] | select(.type=="Ready") | .status) taints=\([.spec.taints[]?.key] | join(","))"'
+kubectl get pods -A -o json | jq -r '.items[] | select(.status.phase != "Running" and .status.phase != "Succeeded") | "pod \(.metadata.namespace)/\(.metadata.name) \(.status.phase) \(.status.reason // "")"'`); err != nil ||
+		!strings.Contains(string(out), "ready=True") || strings.Contains(string(out), "node.kubernetes.io/") || strings.Contains(string(out), "pod ") {
+		t.Fatalf("two minutes after the thaw: %v\n%s", err, out)
 	}
 
 	// Restart: stop the provisioner; behind its back remove Bo's cluster and
@@ -532,6 +562,27 @@ spec:
 	}
 }
 
+// hasPhases says whether an environment's events hold these phases in
+// this order, and logs them when not.
+func hasPhases(t *testing.T, e *env, id uuid.UUID, want ...string) bool {
+	t.Helper()
+	events, _ := e.st.EnvEvents(e.ctx, id, 0)
+	var phases []string
+	for _, ev := range events {
+		phases = append(phases, ev.Phase)
+	}
+	i := 0
+	for _, p := range phases {
+		if i < len(want) && p == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Logf("events %v lack %v in order", phases, want[i:])
+	}
+	return i == len(want)
+}
+
 // checkThroughServer presses Check on the student's environment a through
 // the HTTP server and the real grader, then reads /metrics as Prometheus
 // would: the Check's outcome and time beside the provisioner's series.
@@ -540,8 +591,9 @@ func checkThroughServer(t *testing.T, ctx context.Context, e *env, reg *promethe
 	lab := &labs.Lab{ID: a.LabID, Tasks: []labs.Task{{ID: "ns", Weight: 1, Checks: []labs.Check{{ID: "exists",
 		Spec: &labs.ResourceCheck{APIVersion: "v1", Kind: "Namespace", Name: "lab-" + a.LabID}}}}}}
 	g := grader.New(e.log)
+	p := e.provisioner()
 	srv := server.New(config.Config{SessionTTL: time.Hour, LoginRateLimit: 5, ShutdownGrace: time.Second}, e.log, server.Deps{
-		Store: e.st, Metrics: reg, Labs: []*labs.Lab{lab},
+		Store: e.st, Metrics: reg, Labs: []*labs.Lab{lab}, Envs: p,
 		Grade: func(ctx context.Context, l *labs.Lab, env store.Environment) grader.Report {
 			return g.Grade(ctx, l, grader.Target{Kubeconfig: []byte(env.Kubeconfig), Nodes: map[string]string{"control-plane": env.Nodes[0].Name},
 				Exec: e.cm.In(env.ClusterName)})
@@ -585,10 +637,26 @@ func checkThroughServer(t *testing.T, ctx context.Context, e *env, reg *promethe
 	if run["score"] != 1.0 {
 		t.Fatalf("Check on the real cluster: %v", run)
 	}
-	if got := sample(t, reg, "ckalab_checks_total", "outcome", "passed"); got != 1 {
+	// Asleep (nobody used it), the environment is woken by the next Check.
+	if err := p.Sleep(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := e.cm.Summaries(ctx); all[a.ClusterName].Paused != all[a.ClusterName].Nodes {
+		t.Fatalf("asleep, but Docker has %+v", all[a.ClusterName])
+	}
+	t0 := time.Now()
+	run, _ = post("/api/v1/environments/"+a.ID.String()+"/check", csrf, `{}`)["run"].(map[string]any)
+	if run["score"] != 1.0 || !hasPhases(t, e, a.ID, "asleep", "waking", "awake") {
+		t.Fatalf("Check on a sleeping cluster: %v", run)
+	}
+	t.Logf("BENCH Check on a sleeping 1-node cluster (wake included): %s", time.Since(t0).Round(10*time.Millisecond))
+	if all, _ := e.cm.Summaries(ctx); all[a.ClusterName].Paused != 0 {
+		t.Fatalf("awake, but Docker has %+v", all[a.ClusterName])
+	}
+	if got := sample(t, reg, "ckalab_checks_total", "outcome", "passed"); got != 2 {
 		t.Fatalf("metric ckalab_checks_total{outcome=passed} = %v", got)
 	}
-	if got := sample(t, reg, "ckalab_grade_duration_seconds"); got != 1 {
+	if got := sample(t, reg, "ckalab_grade_duration_seconds"); got != 2 {
 		t.Fatalf("metric ckalab_grade_duration_seconds count = %v", got)
 	}
 	resp, err := http.Get(ts.URL + "/metrics")

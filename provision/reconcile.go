@@ -37,6 +37,12 @@ func (p *Provisioner) Reconcile(ctx context.Context) error {
 			reason = fmt.Sprintf("%d of %d nodes are not running (Docker restarted?)", c.Nodes-c.Running, c.Nodes)
 		}
 		if reason == "" {
+			if c.Paused > 0 && e.PausedAt == nil {
+				// Stopped between pausing and recording it.
+				if err := p.clusters.Unpause(ctx, e.ClusterName); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		p.log.Warn("environment failed in reconcile", "env", e.ID, "cluster", e.ClusterName, "reason", reason)

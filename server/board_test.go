@@ -41,6 +41,8 @@ func (q *queueEnvs) Stop(ctx context.Context, id uuid.UUID) error {
 	return q.st.SetEnvState(ctx, id, store.EnvDeleting, store.EnvRequested, store.EnvInUse)
 }
 
+func (q *queueEnvs) Wake(context.Context, uuid.UUID) (time.Duration, error) { return 0, nil }
+
 // TestCohortBoard follows a student's lab from the instructor's side:
 // the board (JSON and pushed), the student page, hints, reset and CSV.
 func TestCohortBoard(t *testing.T) {

@@ -35,6 +35,9 @@ type apiEnvironment struct {
 	ExpiresAt     *time.Time      `json:"expiresAt,omitempty"`
 	LastActivity  *time.Time      `json:"lastActivityAt,omitempty"`
 	GaveUpAt      *time.Time      `json:"gaveUpAt,omitempty"`
+	// PausedAt is set while the cluster sleeps (paused after no activity):
+	// POST …/wake, a terminal or a Check wakes it.
+	PausedAt *time.Time `json:"pausedAt,omitempty"`
 	// GraceSeconds is the part of the time limit that startRequest added
 	// to the lab's own (--environment-grace): the lab's time ends that long
 	// before ExpiresAt, when the cluster is deleted. Checks count until
@@ -46,7 +49,7 @@ type apiEnvironment struct {
 func (s *Server) toEnvironment(e store.Environment) apiEnvironment {
 	out := apiEnvironment{ID: e.ID, LabID: e.LabID, State: e.State, Topology: e.Topology, K8sVersion: e.K8sVersion,
 		Nodes: e.Nodes, Failure: e.Failure, CreatedAt: e.CreatedAt, StartedAt: e.StartedAt, ExpiresAt: e.ExpiresAt, LastActivity: e.LastActivityAt,
-		GaveUpAt: e.GaveUpAt}
+		GaveUpAt: e.GaveUpAt, PausedAt: e.PausedAt}
 	if out.Nodes == nil {
 		out.Nodes = []store.EnvNode{}
 	}
@@ -215,9 +218,13 @@ func (s *Server) getEnvironment(c *gin.Context) {
 }
 
 func (s *Server) environmentEvents(c *gin.Context) {
-	e, _, ok := s.environment(c)
+	e, role, ok := s.environment(c)
 	if !ok {
 		return
+	}
+	if role == terminal.Control && e.State == store.EnvInUse {
+		// The student's page is open: the environment stays awake.
+		_ = s.store.SeeEnvironment(c.Request.Context(), e.ID)
 	}
 	after, err := strconv.ParseInt(c.DefaultQuery("after", "0"), 10, 64)
 	if err != nil {
@@ -246,6 +253,55 @@ func (s *Server) environmentEvents(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, resp)
+}
+
+// wakeEnvironment wakes a sleeping environment (its student's page, or an
+// instructor about to watch) and says how long that took.
+func (s *Server) wakeEnvironment(c *gin.Context) {
+	e, _, ok := s.environment(c)
+	if !ok || !s.environmentsReady(c) {
+		return
+	}
+	if e.State != store.EnvInUse {
+		s.fail(c, errConflict("this environment is "+string(e.State)+"; only a running environment sleeps and wakes"))
+		return
+	}
+	took, ok := s.wake(c, e)
+	if !ok {
+		return
+	}
+	if e, ok = s.reload(c, e.ID); ok {
+		c.JSON(http.StatusOK, gin.H{"environment": s.toEnvironment(e), "tookSeconds": took.Seconds()})
+	}
+}
+
+// wake wakes e if it sleeps; on failure it has answered.
+func (s *Server) wake(c *gin.Context, e store.Environment) (time.Duration, bool) {
+	if e.PausedAt == nil {
+		return 0, true
+	}
+	if s.runtime().envs == nil {
+		return 0, s.environmentsReady(c)
+	}
+	ctx, cancel := contextTimeout(c, 2*time.Minute)
+	defer cancel()
+	took, err := s.runtime().envs.Wake(ctx, e.ID)
+	if err != nil {
+		s.log.Error("waking an environment", "env", e.ID, "err", err)
+		s.fail(c, &apiError{Status: http.StatusServiceUnavailable, Code: "wake_failed", Message: "your cluster did not wake up; try again, or Reset it for a fresh one"})
+		return 0, false
+	}
+	return took, true
+}
+
+// reload reads an environment again; on failure it has answered.
+func (s *Server) reload(c *gin.Context, id uuid.UUID) (store.Environment, bool) {
+	e, err := s.store.Environment(c.Request.Context(), id)
+	if err != nil {
+		s.fail(c, err)
+		return e, false
+	}
+	return e, true
 }
 
 // minStartsForEstimate is how many cold starts an estimate needs.

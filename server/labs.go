@@ -141,6 +141,9 @@ func (s *Server) checkEnvironment(c *gin.Context) {
 	}
 	defer mu.Unlock()
 	_ = s.store.TouchEnvironment(c.Request.Context(), e.ID)
+	if _, ok := s.wake(c, e); !ok {
+		return
+	}
 	ctx, cancel := contextTimeout(c, 2*time.Minute)
 	defer cancel()
 	rep := s.runtime().grade(ctx, l, e)

@@ -75,6 +75,7 @@ func (s *Server) routes() *gin.Engine {
 	my.DELETE("/environments/:id", s.stopEnvironment)
 	my.GET("/environments/:id/events", s.environmentEvents)
 	my.POST("/environments/:id/extend", s.extendEnvironment)
+	my.POST("/environments/:id/wake", s.wakeEnvironment)
 	my.GET("/environments/:id/terminals", s.listTerminals)
 	my.GET("/environments/:id/terminal", s.longLived(), s.openTerminal)
 	my.POST("/environments/:id/check", s.checkEnvironment)

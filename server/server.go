@@ -71,6 +71,9 @@ type HealthFunc func(ctx context.Context, env store.Environment) grader.Health
 type Environments interface {
 	Start(ctx context.Context, r provision.StartRequest) (store.Environment, error)
 	Stop(ctx context.Context, id uuid.UUID) error
+	// Wake thaws a sleeping environment's cluster and returns once it has
+	// settled, with how long that took (0: it was awake).
+	Wake(ctx context.Context, id uuid.UUID) (time.Duration, error)
 }
 
 // Server serves HTTP.

@@ -116,6 +116,9 @@ func (s *Server) openTerminal(c *gin.Context) {
 		s.fail(c, errBadRequest("this is a websocket endpoint: connect with a websocket client", nil))
 		return
 	}
+	if _, ok := s.wake(c, e); !ok {
+		return
+	}
 	u := currentUser(c)
 	live, ok := s.openStream(c)
 	if !ok {
@@ -197,6 +200,7 @@ func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u s
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(termPongWait)) })
 	closed := false
 	var touched time.Time // the last activity recorded
+	seen := time.Now()    // the last time the open terminal was recorded
 	closeWith := func(code int, text string) {
 		closed = true
 		select {
@@ -213,6 +217,13 @@ func (s *Server) serveTerminal(conn *websocket.Conn, sess *terminal.Session, u s
 			break
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(termPongWait))
+		if time.Since(seen) > activityEvery {
+			// An open terminal (pings included) keeps its environment awake.
+			seen = time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = s.store.SeeEnvironment(ctx, env)
+			cancel()
+		}
 		var m termMessage
 		if kind != websocket.TextMessage || json.Unmarshal(data, &m) != nil {
 			closeWith(websocket.ClosePolicyViolation, "malformed message: send JSON text frames")

@@ -64,7 +64,7 @@ func (s *Store) AdmitEnvironment(ctx context.Context, r EnvRequest, lim AdmitLim
 			SET pooled = false, user_id = $1, lab_id = $2, cohort_id = $3, time_limit = make_interval(secs => $6)
 			WHERE id = (SELECT id FROM environments
 			            WHERE pooled AND state = 'ready' AND topology = $4 AND k8s_version = $5
-			            ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+			            ORDER BY paused_at IS NOT NULL, ready_at LIMIT 1 FOR UPDATE SKIP LOCKED)
 			RETURNING `+envCols, r.UserID, nullable(r.LabID), r.CohortID, r.Topology, r.K8sVersion, r.TimeLimit.Seconds()), "claim pooled")
 		if err != nil {
 			return err

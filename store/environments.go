@@ -62,6 +62,8 @@ type Environment struct {
 	GaveUpAt *time.Time
 	// LastActivityAt is the student's last keystroke or Check.
 	LastActivityAt *time.Time
+	// PausedAt is set while the cluster is paused (asleep).
+	PausedAt *time.Time
 }
 
 // EnvRequest asks for an environment: owned by a user for a lab, or pooled.
@@ -86,7 +88,7 @@ type EnvEvent struct {
 
 const envCols = `id, user_id, coalesce(lab_id, ''), cohort_id, state, topology, k8s_version, cluster_name,
 	coalesce(kubeconfig, ''), nodes, pooled, coalesce(failure, ''), extract(epoch from time_limit)::float8,
-	created_at, updated_at, ready_at, started_at, expires_at, ended_at, last_activity_at, gave_up_at`
+	created_at, updated_at, ready_at, started_at, expires_at, ended_at, last_activity_at, gave_up_at, paused_at`
 
 // scanEnv scans envCols, then any extra columns into extra.
 func scanEnv(row pgx.Row, extra ...any) (Environment, error) {
@@ -95,7 +97,7 @@ func scanEnv(row pgx.Row, extra ...any) (Environment, error) {
 	var limit float64
 	dest := append([]any{&e.ID, &e.UserID, &e.LabID, &e.CohortID, &e.State, &e.Topology, &e.K8sVersion, &e.ClusterName,
 		&e.Kubeconfig, &nodes, &e.Pooled, &e.Failure, &limit,
-		&e.CreatedAt, &e.UpdatedAt, &e.ReadyAt, &e.StartedAt, &e.ExpiresAt, &e.EndedAt, &e.LastActivityAt, &e.GaveUpAt}, extra...)
+		&e.CreatedAt, &e.UpdatedAt, &e.ReadyAt, &e.StartedAt, &e.ExpiresAt, &e.EndedAt, &e.LastActivityAt, &e.GaveUpAt, &e.PausedAt}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
 		return e, err
@@ -245,7 +247,7 @@ func (s *Store) ClaimPooled(ctx context.Context, r EnvRequest) (*Environment, er
 		SET pooled = false, user_id = $1, lab_id = $2, cohort_id = $3, time_limit = make_interval(secs => $6)
 		WHERE id = (SELECT id FROM environments
 		            WHERE pooled AND state = 'ready' AND topology = $4 AND k8s_version = $5
-		            ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+		            ORDER BY paused_at IS NOT NULL, ready_at LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING `+envCols, r.UserID, r.LabID, r.CohortID, r.Topology, r.K8sVersion, r.TimeLimit.Seconds()), "claim pooled")
 }
 
@@ -318,6 +320,43 @@ func (e Environment) Over(now time.Time) bool {
 func (s *Store) TouchEnvironment(ctx context.Context, id uuid.UUID) error {
 	_, err := s.pool.Exec(ctx, `UPDATE environments SET last_activity_at = now() WHERE id = $1 AND state = 'in_use'`, id)
 	return mapErr(err, "touch environment")
+}
+
+// SeeEnvironment records that the student's page or a terminal of an
+// in-use environment is open: it keeps the environment awake.
+func (s *Store) SeeEnvironment(ctx context.Context, id uuid.UUID) error {
+	_, err := s.pool.Exec(ctx, `UPDATE environments SET last_seen_at = now() WHERE id = $1 AND state = 'in_use'`, id)
+	return mapErr(err, "see environment")
+}
+
+// SetPaused records that an environment's cluster was paused (true) or
+// thawed (false; it counts as seen then, so it is not put back to sleep at
+// once). ErrConflict when it already was, or the environment is no longer
+// ready or in use.
+func (s *Store) SetPaused(ctx context.Context, id uuid.UUID, paused bool) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE environments SET paused_at = CASE WHEN $2 THEN now() END,
+		last_seen_at = CASE WHEN $2 THEN last_seen_at ELSE now() END
+		WHERE id = $1 AND (paused_at IS NOT NULL) <> $2 AND state IN ('ready', 'in_use')`, id, paused)
+	if err != nil {
+		return mapErr(err, "set paused")
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("environment %s: pause %v: %w", id, paused, ErrConflict)
+	}
+	return nil
+}
+
+// Sleepy lists in-use environments awake but untouched (no activity, page
+// or terminal) since before idle ago.
+func (s *Store) Sleepy(ctx context.Context, idle time.Duration) ([]Environment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+envCols+` FROM environments
+		WHERE state = 'in_use' AND paused_at IS NULL
+		  AND greatest(started_at, last_activity_at, last_seen_at) < now() - make_interval(secs => $1)
+		ORDER BY greatest(started_at, last_activity_at, last_seen_at)`, idle.Seconds())
+	if err != nil {
+		return nil, mapErr(err, "sleepy environments")
+	}
+	return scanEnvs(rows)
 }
 
 // ExpireDue moves in-use environments past their expiry to expired.

@@ -26,7 +26,7 @@ func newProvisioner(ctx context.Context, cfg *config.Config, log *slog.Logger, s
 		if err != nil {
 			return nil, nil, fmt.Errorf("--pool-topologies: %w", err)
 		}
-		pools = append(pools, provision.Pool{Topology: topo, Version: cfg.K8sVersion, Size: cfg.PoolSize})
+		pools = append(pools, provision.Pool{Topology: topo, Version: cfg.K8sVersion, Size: cfg.PoolSize, Hot: cfg.PoolHot})
 	}
 	clusters, err := cluster.NewOn(log.With("component", "cluster"), filepath.Join(cfg.StateDir, "kind"),
 		cluster.Engine{Host: cfg.DockerHost, CertPath: cfg.DockerCertPath, APIAddress: cfg.EngineAPIAddress})
@@ -47,6 +47,7 @@ func newProvisioner(ctx context.Context, cfg *config.Config, log *slog.Logger, s
 		Prefix: cfg.ClusterPrefix, NodeImage: cfg.NodeImage, StateDir: cfg.StateDir, Pools: pools,
 		MaxLive: cfg.MaxEnvs, MaxPerUser: cfg.MaxEnvsPerUser, Memory: cfg.NodeMemory, CPUs: cfg.NodeCPUs, Pids: cfg.NodePids, MinFreeDisk: int64(cfg.MinFreeDiskGiB) << 30,
 		CreateTimeout: cfg.CreateTimeout, OrphanGrace: cfg.OrphanGrace,
+		FreezePool: cfg.FreezePool, SleepAfter: cfg.SleepAfter,
 	}, log.With("component", "provision"), st, clusters, setup), clusters, nil
 }
 

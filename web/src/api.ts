@@ -53,6 +53,7 @@ export type Environment = {
   id: string; userId?: string; labId: string; labTitle?: string; state: string; topology: string; kubernetesVersion: string
   nodes: EnvNode[]; failure?: string; queuePosition?: number; createdAt: string; startedAt?: string; expiresAt?: string; lastActivityAt?: string
   graceSeconds?: number // the grace inside the time limit: the lab's time ends this long before expiresAt
+  pausedAt?: string // set while the cluster sleeps (no activity for a while); POST …/wake wakes it
 }
 export type EnvEvent = { id: number; at: string; phase: string; message?: string }
 export type EnvList = { environments: Environment[]; available: boolean; unavailableReason: string; kubernetesVersion: string; perUser: number }

@@ -54,6 +54,22 @@ export function EnvironmentPage({ id }: { id: string }) {
   const [node, setNode] = useState('')
   const [busy, setBusy] = useState('')
   const [confirm, setConfirm] = useState<'' | 'reset' | 'stop'>('')
+  const [woke, setWoke] = useState<number | null>(null)
+  const [waking, setWaking] = useState(false)
+  const asleep = env?.state === 'in_use' && !!env.pausedAt
+
+  // A sleeping cluster is woken as soon as its page is open.
+  useEffect(() => {
+    if (!asleep) return
+    let gone = false
+    setWaking(true)
+    setWoke(null)
+    api<{ environment: Environment; tookSeconds: number }>('POST', `/environments/${id}/wake`, {})
+      .then((r) => { if (!gone) { setEnv(r.environment); setWoke(r.tookSeconds) } })
+      .catch((e) => { if (!gone) setError((e as ApiError).message) })
+      .finally(() => { if (!gone) setWaking(false) })
+    return () => { gone = true }
+  }, [asleep, id, setEnv])
 
   const act = async (what: string, f: () => Promise<void>) => {
     setBusy(what)
@@ -119,7 +135,12 @@ export function EnvironmentPage({ id }: { id: string }) {
           {graded && <LabPanel labId={env.labId} envId={env.id} canCheck={false} />}
         </div>
       )}
-      {env.state === 'in_use' && (
+      {asleep && <div className="progress" aria-label="Waking your cluster">
+        <Spinner label={waking ? 'Waking your cluster' : 'Your cluster is asleep'} />
+        <p className="muted">It was paused after a while without activity, to spare the server; the lab clock kept running. It takes about 10 seconds to wake.</p>
+      </div>}
+      {woke !== null && woke > 0 && !asleep && <Banner kind="info">Your cluster was asleep and woke in {woke.toFixed(1)} s: everything you did is still there.</Banner>}
+      {env.state === 'in_use' && !asleep && (
         <LabLayout panel={graded && <LabPanel labId={env.labId} envId={env.id} canCheck />} tabs={
           <div className="tabs" role="tablist">
             {nodes.map((n) => (

@@ -1,0 +1,2 @@
+ALTER TABLE environments DROP COLUMN last_seen_at;
+ALTER TABLE environments DROP COLUMN paused_at;

@@ -1,0 +1,240 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ckalab/ckalab/store"
+)
+
+// Idle clusters are paused: their node containers frozen, their memory
+// kept, their CPU nil. Warm pool clusters beyond each pool's Hot count wait
+// frozen until claimed; a student's environment nobody has used for
+// SleepAfter (no keystroke, Check, open page or terminal) sleeps until the
+// student or an instructor comes back. The lab clock keeps running while
+// it sleeps: a lab's time is wall time, as in the exam.
+//
+// A thawed cluster's clocks have jumped: its node controller sees every
+// lease expired and marks the nodes Unknown for the ~10 s until the
+// kubelets report again. Wake therefore waits for the cluster to settle
+// before handing it back (docs/benchmarks.md: "Pausing idle clusters").
+
+// lockEnv serialises pausing and waking one environment.
+func (p *Provisioner) lockEnv(id uuid.UUID) func() {
+	mu, _ := p.envLocks.LoadOrStore(id, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
+}
+
+// pause freezes an environment's cluster and records why.
+func (p *Provisioner) pause(ctx context.Context, e store.Environment, why string) error {
+	defer p.lockEnv(e.ID)()
+	if err := p.clusters.Pause(ctx, e.ClusterName); err != nil {
+		return err
+	}
+	if err := p.store.SetPaused(ctx, e.ID, true); err != nil {
+		// Claimed, stopped or woken meanwhile: leave it running.
+		_ = p.clusters.Unpause(context.WithoutCancel(ctx), e.ClusterName)
+		return err
+	}
+	_ = p.store.AddEnvEvent(ctx, e.ID, "asleep", why)
+	p.log.Info("environment paused", "env", e.ID, "cluster", e.ClusterName, "why", why)
+	return nil
+}
+
+// Sleep pauses an in-use environment now, as SleepAfter does when nobody
+// uses it.
+func (p *Provisioner) Sleep(ctx context.Context, id uuid.UUID) error {
+	e, err := p.store.Environment(ctx, id)
+	if err != nil {
+		return err
+	}
+	if e.State != store.EnvInUse {
+		return fmt.Errorf("environment %s is %s: %w", id, e.State, store.ErrConflict)
+	}
+	return p.pause(ctx, e, "put to sleep")
+}
+
+// Wake thaws the environment's cluster if it is paused and returns once it
+// has settled (nodes Ready again, API answering; for a pool cluster also
+// DNS), with how long that took: 0 if it was awake. Callers waiting on the
+// same environment share one wake.
+func (p *Provisioner) Wake(ctx context.Context, id uuid.UUID) (time.Duration, error) {
+	e, err := p.store.Environment(ctx, id)
+	if err != nil || e.PausedAt == nil {
+		return 0, err
+	}
+	defer p.lockEnv(id)()
+	if e, err = p.store.Environment(ctx, id); err != nil || e.PausedAt == nil {
+		return 0, err // woken by the caller before us
+	}
+	start := time.Now()
+	_ = p.store.AddEnvEvent(ctx, id, "waking", "waking the cluster")
+	if err := p.clusters.Unpause(ctx, e.ClusterName); err != nil {
+		return 0, fmt.Errorf("waking %s: %w", e.ClusterName, err)
+	}
+	// A student may have broken a node on purpose: their cluster is handed
+	// back after WakeTimeout even if it does not settle. A pool cluster must.
+	pristine := e.Pooled || e.StartedAt == nil
+	werr := p.waitSettled(ctx, e, *e.PausedAt, start, pristine)
+	if werr != nil && pristine {
+		return 0, fmt.Errorf("cluster %s after thaw: %w", e.ClusterName, werr)
+	}
+	if err := p.store.SetPaused(ctx, id, false); err != nil && !errors.Is(err, store.ErrConflict) {
+		return 0, err
+	}
+	took := time.Since(start)
+	msg := fmt.Sprintf("awake after %.1f s", took.Seconds())
+	if werr != nil {
+		msg += " (not every node settled: " + werr.Error() + ")"
+	}
+	_ = p.store.AddEnvEvent(ctx, id, "awake", msg)
+	p.cfg.Metrics.woke(took)
+	p.log.Info("environment woken", "env", id, "cluster", e.ClusterName, "took", took.Round(time.Millisecond), "settled", werr == nil)
+	return took, nil
+}
+
+// settledScript exits 0 once the cluster has settled after a thaw: the
+// API is ready and every node whose kubelet has renewed its lease in the
+// last $1 seconds is Ready without the node controller's unreachable or
+// not-ready taints; with $2 = strict every node's must have, and the
+// cluster DNS must answer.
+const settledScript = `export KUBECONFIG=/etc/kubernetes/admin.conf
+kubectl get --raw /readyz >/dev/null 2>&1 || { echo "API not ready"; exit 1; }
+fresh=$(date -u -d "@$(( $(date +%s) - $1 ))" +%Y-%m-%dT%H:%M:%S.000000Z)
+leases=$(kubectl get lease -n kube-node-lease -o json) || exit 1
+nodes=$(kubectl get nodes -o json) || exit 1
+bad=$(jq -rn --argjson l "$leases" --argjson n "$nodes" --arg s "$fresh" --arg strict "$2" '
+  ($l.items | map({key: .metadata.name, value: ((.spec.renewTime // "") >= $s)}) | from_entries) as $renewed
+  | [$n.items[] | select($strict == "strict" or $renewed[.metadata.name])
+     | select(([.status.conditions[] | select(.type == "Ready" and .status == "True")] | length == 0)
+              or ([.spec.taints[]? | select(.key == "node.kubernetes.io/unreachable" or .key == "node.kubernetes.io/not-ready")] | length > 0)
+              or ($renewed[.metadata.name] | not))
+     | .metadata.name] | join(" ")')
+[ -z "$bad" ] || { echo "not settled: $bad"; exit 1; }
+if [ "$2" = strict ]; then
+  ip=$(kubectl -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')
+  dig +short +time=1 +tries=1 "@$ip" kubernetes.default.svc.cluster.local | grep -q . || { echo "DNS does not answer"; exit 1; }
+fi
+echo settled`
+
+// leaseFresh is how recent a lease renewal must be to count: well inside
+// the node controller's grace period (50 s), longer than a kubelet's
+// renewal interval (10 s).
+const leaseFresh = 20 * time.Second
+
+// waitSettled waits, at most WakeTimeout, for the cluster thawed at since
+// after a pause that began at pausedAt to settle. After a pause longer
+// than leaseFresh the node controller may still mark nodes Unknown at its
+// first look, so it waits at least WakeSettle then.
+func (p *Provisioner) waitSettled(ctx context.Context, e store.Environment, pausedAt, since time.Time, strict bool) error {
+	cp := ""
+	for _, n := range e.Nodes {
+		if n.Role == "control-plane" && cp == "" {
+			cp = n.Name
+		}
+	}
+	if cp == "" {
+		return fmt.Errorf("no control-plane node")
+	}
+	mode := "lenient"
+	if strict {
+		mode = "strict"
+	}
+	floor := time.Duration(0)
+	if since.Sub(pausedAt) > leaseFresh {
+		floor = p.cfg.WakeSettle
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.WakeTimeout)
+	defer cancel()
+	last := ""
+	for {
+		out, err := p.clusters.Exec(ctx, e.ClusterName, cp, nil, "sh", "-c", settledScript, "sh", fmt.Sprint(int(leaseFresh.Seconds())), mode)
+		last = strings.TrimSpace(string(out))
+		if err == nil && strings.HasSuffix(last, "settled") && time.Since(since) >= floor {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if last == "" && err != nil {
+				last = err.Error()
+			}
+			return fmt.Errorf("%s after %s", last, p.cfg.WakeTimeout)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// sleepStep pauses one idle thing: a warm cluster beyond its pool's hot
+// count, or a student's environment untouched for SleepAfter. It thaws a
+// frozen warm cluster when a pool has fewer hot ones than it should.
+func (p *Provisioner) sleepStep(ctx context.Context) (bool, error) {
+	if p.cfg.SleepAfter > 0 {
+		sleepy, err := p.store.Sleepy(ctx, p.cfg.SleepAfter)
+		if err != nil {
+			return false, err
+		}
+		for _, e := range sleepy {
+			err := p.pause(ctx, e, fmt.Sprintf("nobody used it for %s: paused to spare the host; opening the lab wakes it", p.cfg.SleepAfter))
+			if err == nil {
+				return true, nil
+			}
+			if !errors.Is(err, store.ErrConflict) {
+				return false, err
+			}
+		}
+	}
+	if !p.cfg.FreezePool {
+		return false, nil
+	}
+	ready, err := p.store.EnvironmentsIn(ctx, store.EnvReady)
+	if err != nil {
+		return false, err
+	}
+	for _, pool := range p.cfg.Pools {
+		var hot, frozen []store.Environment
+		for _, e := range ready {
+			if !e.Pooled || e.Topology != pool.Topology.String() || e.K8sVersion != pool.Version {
+				continue
+			}
+			if e.PausedAt == nil {
+				hot = append(hot, e)
+			} else {
+				frozen = append(frozen, e)
+			}
+		}
+		switch {
+		case len(hot) > pool.Hot:
+			// Freeze the newest: the oldest is claimed first.
+			e := hot[len(hot)-1]
+			if err := p.pause(ctx, e, "warm pool: frozen until a student claims it"); err != nil && !errors.Is(err, store.ErrConflict) {
+				return false, err
+			}
+			return true, nil
+		case len(hot) < pool.Hot && len(frozen) > 0:
+			if _, err := p.Wake(ctx, frozen[0].ID); err != nil {
+				p.failPooled(ctx, frozen[0], err)
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// failPooled gives up on a warm cluster that would not wake; the pool
+// makes another.
+func (p *Provisioner) failPooled(ctx context.Context, e store.Environment, err error) {
+	p.log.Error("warm cluster failed to wake", "env", e.ID, "cluster", e.ClusterName, "err", err)
+	if ferr := p.store.FailEnvironment(ctx, e.ID, err.Error()); ferr == nil {
+		p.cfg.Metrics.fail(failWake)
+	}
+	_ = p.store.AddEnvEvent(ctx, e.ID, "failed", err.Error())
+	wake(p.wakeReap)
+	wake(p.wakeCreate)
+}
