@@ -110,8 +110,11 @@ build_node_image() {
   install -m 0755 "$CACHE/out/registry/registry" "$root/usr/local/bin/registry"
   install -m 0644 "$here/node/registry.yml" "$root/etc/ckalab/registry.yml"
   install -m 0644 "$here/node/ckalab-registry.service" "$root/etc/systemd/system/ckalab-registry.service"
-  mkdir -p "$root/var/lib/ckalab/registry"
-  cp -a "$CACHE/out/registry-data/data/." "$root/var/lib/ckalab/registry/"
+  # Its storage is outside /var: kind gives every node a fresh volume for
+  # /var, filled with a copy of the image's /var; the seed images (300 MB)
+  # would be copied to every node, though only the control plane serves them.
+  mkdir -p "$root/opt/ckalab/registry"
+  cp -a "$CACHE/out/registry-data/data/." "$root/opt/ckalab/registry/"
   install -m 0755 "$CACHE/out/tools/crictl" "$root/usr/local/bin/"
   local etcd
   etcd=$(image_tag etcd "$bin/images.txt")

@@ -62,6 +62,7 @@ type Config struct {
 	SleepAfter       time.Duration
 	OrphanGrace      time.Duration
 	MaxEnvs          int
+	MaxActiveEnvs    int
 	MaxEnvsPerUser   int
 	EnvGrace         time.Duration
 	MaxEnvTime       time.Duration
@@ -179,6 +180,7 @@ func (c *Config) Register(fs *flag.FlagSet) ([]Option, func() error) {
 	b.add(&c.SleepAfter, "sleep-after", "20m", "pause a student's cluster after this long without a keystroke, Check, open lab page or terminal; opening the lab wakes it in about 10 s, the lab clock runs on (0: never)")
 	b.add(&c.OrphanGrace, "orphan-grace", "10m", "age after which a cluster with this server's prefix but no environment is deleted")
 	b.add(&c.MaxEnvs, "max-environments", "6", "clusters this host runs at once (warm pool included; about 3 per CPU core, see docs/benchmarks.md)")
+	b.add(&c.MaxActiveEnvs, "max-active-environments", "6", "clusters running (not paused) at once: what the host's CPU allows, about 3 per core (see docs/benchmarks.md); 0: --max-environments alone")
 	b.add(&c.MaxEnvsPerUser, "max-environments-per-user", "1", "environments one student may hold at once")
 	b.add(&c.EnvGrace, "environment-grace", "15m", "time added to a lab's time limit before its environment expires")
 	b.add(&c.MaxEnvTime, "max-environment-time", "4h", "ceiling on an environment's whole time, extensions included (0: none)")

@@ -182,9 +182,10 @@ func TestThresholds(t *testing.T) {
 		want Status
 		in   string // in the summary or the fix
 	}{
-		{"inotify ok", inotifyFinding(512, 524288), OK, "max_user_instances=512"},
-		{"inotify instances low", inotifyFinding(128, 524288), Warn, "sudo sysctl -w fs.inotify.max_user_instances=512;"},
-		{"inotify both low", inotifyFinding(128, 8192), Warn, "fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288"},
+		{"inotify ok", inotifyFinding(512, 524288, 6), OK, "max_user_instances=512"},
+		{"inotify instances low", inotifyFinding(128, 524288, 6), Warn, "sudo sysctl -w fs.inotify.max_user_instances=8192;"},
+		{"inotify both low", inotifyFinding(128, 8192, 6), Warn, "fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=524288"},
+		{"inotify enough for kind, not for 16 environments", inotifyFinding(512, 524288, 16), Warn, "the 832/524288 that 16 environments need"},
 		{"pid_max enough", pidMaxFinding(49152, 6, 4096), OK, "≥ 6 environments"},
 		{"pid_max low", pidMaxFinding(32768, 6, 4096), Warn, "kernel.pid_max=4194304; to keep it"},
 		{"pid_max low suggests node-pids", pidMaxFinding(32768, 6, 4096), Warn, "lower --node-pids to 2730"},

@@ -44,7 +44,7 @@ func checkHost(ctx context.Context, cfg config.Config, log *slog.Logger, opts Op
 			return []Finding{skip(Inotify, why), skip(PidMax, why)}
 		}
 		return []Finding{
-			inotifyFinding(values[sysctls[0]], values[sysctls[1]]),
+			inotifyFinding(values[sysctls[0]], values[sysctls[1]], cfg.MaxEnvs),
 			pidMaxFinding(values[sysctls[2]], cfg.MaxEnvs, cfg.NodePids),
 		}
 	}

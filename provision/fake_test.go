@@ -299,3 +299,41 @@ func TestSleepAndWakeWithAFakeBackend(t *testing.T) {
 	}
 	e.waitState(a.ID, store.EnvDeleted, 10*time.Second)
 }
+
+// The CPU budget: with every running slot taken by warm clusters of
+// another shape, a waiting student's request freezes one of them and is
+// created; the freed slot is not taken back while the student uses theirs.
+func TestActiveBudgetWithAFakeBackend(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fb := &fakeBackend{clusters: map[string]*cluster.Summary{}}
+	e := &env{t: t, ctx: ctx, st: open(t), setup: map[uuid.UUID]bool{}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		cfg: provision.Config{Prefix: "fake-", NodeImage: "ckalab/node", StateDir: t.TempDir(), MaxLive: 4, MaxActive: 2, MaxPerUser: 1, MaxQueue: 5,
+			Pools:         []provision.Pool{{Topology: provision.Topology{Workers: 1}, Version: "1.34.4", Size: 2, Hot: 2}},
+			CreateTimeout: time.Minute, OrphanGrace: time.Hour, Poll: 50 * time.Millisecond,
+			FreezePool: true, WakeSettle: 10 * time.Millisecond}}
+	p := provision.New(e.cfg, e.log, e.st, fb, nil)
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() { stopRun(); <-done }()
+	e.wait("two running warm clusters", 10*time.Second, func() (bool, error) { return len(e.pooledReady()) == 2, nil })
+	a, err := p.Start(ctx, provision.StartRequest{UserID: e.user("ana"), LabID: "etcd", Topology: provision.Topology{}, Version: "1.34.4", TimeLimit: time.Hour})
+	if err != nil || a.State != store.EnvRequested {
+		t.Fatalf("start: %+v %v", a, err)
+	}
+	e.waitState(a.ID, store.EnvInUse, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	active, err := e.st.CountActive(ctx)
+	pooled := e.pooledReady()
+	paused := 0
+	for _, r := range pooled {
+		if r.PausedAt != nil && fb.paused(r.ClusterName) {
+			paused++
+		}
+	}
+	if err != nil || active != 2 || len(pooled) != 2 || paused != 1 {
+		t.Fatalf("after the student's create: %d active (%v), %d warm of which %d paused; want 2, 2, 1", active, err, len(pooled), paused)
+	}
+}

@@ -39,11 +39,14 @@ type Pool struct {
 
 // Config is the provisioner's settings.
 type Config struct {
-	Prefix     string // cluster names start with it; the sweep touches no others
-	NodeImage  string // repository; the tag is v<version>
-	StateDir   string // per-cluster kind logs and kubeconfigs
-	Pools      []Pool
-	MaxLive    int // clusters on this host at once, pool included
+	Prefix    string // cluster names start with it; the sweep touches no others
+	NodeImage string // repository; the tag is v<version>
+	StateDir  string // per-cluster kind logs and kubeconfigs
+	Pools     []Pool
+	MaxLive   int // clusters on this host at once, pool included, paused or not
+	// MaxActive bounds the clusters not paused (being created, in use,
+	// warm and hot): what the host's CPU allows. 0: MaxLive alone.
+	MaxActive  int
 	MaxPerUser int // environments one user holds at once
 	MaxQueue   int // requests waiting for capacity before Start refuses
 	Memory     string
@@ -248,7 +251,7 @@ func (p *Provisioner) createStep(ctx context.Context) (bool, error) {
 	if err := p.refill(ctx); err != nil {
 		return false, err
 	}
-	e, err := p.store.NextRequested(ctx, p.cfg.MaxLive)
+	e, err := p.store.NextRequested(ctx, p.cfg.MaxLive, p.cfg.MaxActive)
 	if err != nil || e == nil {
 		if err == nil {
 			err = p.evictForWaiting(ctx)
@@ -395,27 +398,36 @@ func (p *Provisioner) refill(ctx context.Context) error {
 // evictForWaiting frees a slot held by an idle warm cluster when a student
 // waits for capacity (their topology had no warm cluster).
 func (p *Provisioner) evictForWaiting(ctx context.Context) error {
-	queued, err := p.store.EnvironmentsIn(ctx, store.EnvRequested)
+	if waiting, err := p.studentWaiting(ctx); err != nil || !waiting {
+		return err
+	}
+	live, err := p.store.CountLive(ctx)
 	if err != nil {
 		return err
 	}
-	waiting := false
-	for _, e := range queued {
-		waiting = waiting || !e.Pooled
+	active := 0
+	if p.cfg.MaxActive > 0 {
+		if active, err = p.store.CountActive(ctx); err != nil {
+			return err
+		}
 	}
-	if !waiting {
+	fullLive, fullActive := live >= p.cfg.MaxLive, p.cfg.MaxActive > 0 && active >= p.cfg.MaxActive
+	if !fullLive && !fullActive {
 		return nil
-	}
-	live, err := p.store.CountLive(ctx)
-	if err != nil || live < p.cfg.MaxLive {
-		return err
 	}
 	ready, err := p.store.EnvironmentsIn(ctx, store.EnvReady)
 	if err != nil {
 		return err
 	}
 	for _, e := range ready {
-		if e.Pooled {
+		if !e.Pooled {
+			continue
+		}
+		if !fullLive && e.PausedAt == nil {
+			// Only the CPU budget is spent: freezing a running warm cluster frees it.
+			return p.pause(ctx, e, "warm pool: frozen to make room for a waiting student")
+		}
+		if fullLive {
 			if err := p.store.SetEnvState(ctx, e.ID, store.EnvDeleting, store.EnvReady); err == nil {
 				_ = p.store.AddEnvEvent(ctx, e.ID, "deleting", "evicted for a waiting student")
 				wake(p.wakeReap)
@@ -424,6 +436,17 @@ func (p *Provisioner) evictForWaiting(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// studentWaiting says whether a student's request waits for a cluster.
+func (p *Provisioner) studentWaiting(ctx context.Context) (bool, error) {
+	queued, err := p.store.EnvironmentsIn(ctx, store.EnvRequested)
+	for _, e := range queued {
+		if !e.Pooled {
+			return true, err
+		}
+	}
+	return false, err
 }
 
 // setupStep runs the lab setup of one claimed environment and starts it.

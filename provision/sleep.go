@@ -218,6 +218,17 @@ func (p *Provisioner) sleepStep(ctx context.Context) (bool, error) {
 			}
 			return true, nil
 		case len(hot) < pool.Hot && len(frozen) > 0:
+			if p.cfg.MaxActive > 0 {
+				// Within the CPU budget, and not in the way of a student
+				// waiting for a cluster the pool does not keep.
+				active, err := p.store.CountActive(ctx)
+				if err != nil || active >= p.cfg.MaxActive {
+					return false, err // a claim will thaw it
+				}
+				if waiting, err := p.studentWaiting(ctx); err != nil || waiting {
+					return false, err
+				}
+			}
 			if _, err := p.Wake(ctx, frozen[0].ID); err != nil {
 				p.failPooled(ctx, frozen[0], err)
 			}

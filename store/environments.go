@@ -178,6 +178,13 @@ func (s *Store) EnvironmentsIn(ctx context.Context, states ...EnvState) ([]Envir
 	return scanEnvs(rows)
 }
 
+// CountActive counts environments holding a cluster that is not paused.
+func (s *Store) CountActive(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM environments WHERE state = ANY($1::environment_state[]) AND paused_at IS NULL`, liveStates).Scan(&n)
+	return n, mapErr(err, "count active")
+}
+
 // CountLive counts environments holding a cluster on this host.
 func (s *Store) CountLive(ctx context.Context) (int, error) {
 	var n int
@@ -197,19 +204,21 @@ func (s *Store) QueuePosition(ctx context.Context, id uuid.UUID) (int, error) {
 
 // NextRequested moves the oldest requested environment (owned before
 // pooled) to provisioning, if fewer than maxLive environments hold a
-// cluster. nil means nothing to do now.
-func (s *Store) NextRequested(ctx context.Context, maxLive int) (*Environment, error) {
+// cluster and fewer than maxActive hold one that is not paused (0: no
+// such limit). nil means nothing to do now.
+func (s *Store) NextRequested(ctx context.Context, maxLive, maxActive int) (*Environment, error) {
 	var got *Environment
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// One capacity decision at a time, across every worker.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(4242)`); err != nil {
 			return err
 		}
-		var live int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM environments WHERE state = ANY($1::environment_state[])`, liveStates).Scan(&live); err != nil {
+		var live, active int
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE paused_at IS NULL) FROM environments
+			WHERE state = ANY($1::environment_state[])`, liveStates).Scan(&live, &active); err != nil {
 			return err
 		}
-		if live >= maxLive {
+		if live >= maxLive || (maxActive > 0 && active >= maxActive) {
 			return nil
 		}
 		var err error

@@ -55,14 +55,14 @@ func TestEnvironmentQueueOwnedFirstWithinCapacity(t *testing.T) {
 	if pos, _ := st.QueuePosition(ctx, pool.ID); pos != 1 {
 		t.Fatalf("pool request position %d, want 1", pos)
 	}
-	got, err := st.NextRequested(ctx, 1)
+	got, err := st.NextRequested(ctx, 1, 0)
 	if err != nil || got == nil || got.ID != owned.ID || got.State != store.EnvProvisioning {
 		t.Fatalf("first picked %+v, %v; want the owned request", got, err)
 	}
-	if got, err := st.NextRequested(ctx, 1); err != nil || got != nil {
+	if got, err := st.NextRequested(ctx, 1, 0); err != nil || got != nil {
 		t.Fatalf("capacity 1 is used: got %+v, %v", got, err)
 	}
-	if got, err := st.NextRequested(ctx, 2); err != nil || got == nil || got.ID != pool.ID {
+	if got, err := st.NextRequested(ctx, 2, 0); err != nil || got == nil || got.ID != pool.ID {
 		t.Fatalf("second pick %+v, %v", got, err)
 	}
 	if n, _ := st.CountLive(ctx); n != 2 {
@@ -85,7 +85,7 @@ func TestEnvironmentQueueSkipsLockedRows(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				e, err := st.NextRequested(ctx, 100)
+				e, err := st.NextRequested(ctx, 100, 0)
 				if err != nil {
 					t.Error(err)
 					return
@@ -120,7 +120,7 @@ func TestEnvironmentClaimSetupExpire(t *testing.T) {
 	if e, err := st.ClaimPooled(ctx, req); err != nil || e != nil {
 		t.Fatalf("claimed a cluster that is not ready: %+v %v", e, err)
 	}
-	if _, err := st.NextRequested(ctx, 5); err != nil {
+	if _, err := st.NextRequested(ctx, 5, 0); err != nil {
 		t.Fatal(err)
 	}
 	nodes := []store.EnvNode{{Name: "c-control-plane", Role: "control-plane", IP: "172.18.0.2"}}

@@ -45,7 +45,7 @@ func newProvisioner(ctx context.Context, cfg *config.Config, log *slog.Logger, s
 	}
 	return provision.New(provision.Config{
 		Prefix: cfg.ClusterPrefix, NodeImage: cfg.NodeImage, StateDir: cfg.StateDir, Pools: pools,
-		MaxLive: cfg.MaxEnvs, MaxPerUser: cfg.MaxEnvsPerUser, Memory: cfg.NodeMemory, CPUs: cfg.NodeCPUs, Pids: cfg.NodePids, MinFreeDisk: int64(cfg.MinFreeDiskGiB) << 30,
+		MaxLive: cfg.MaxEnvs, MaxActive: cfg.MaxActiveEnvs, MaxPerUser: cfg.MaxEnvsPerUser, Memory: cfg.NodeMemory, CPUs: cfg.NodeCPUs, Pids: cfg.NodePids, MinFreeDisk: int64(cfg.MinFreeDiskGiB) << 30,
 		CreateTimeout: cfg.CreateTimeout, OrphanGrace: cfg.OrphanGrace,
 		FreezePool: cfg.FreezePool, SleepAfter: cfg.SleepAfter,
 	}, log.With("component", "provision"), st, clusters, setup), clusters, nil
