@@ -126,10 +126,13 @@ var trainingCluster = []v1alpha4.PatchJSON6902{
 		{"op": "add", "path": "/controllerManager/extraArgs/-", "value": {"name": "leader-elect", "value": "false"}},
 		{"op": "add", "path": "/scheduler/extraArgs", "value": [{"name": "leader-elect", "value": "false"}]}]`},
 	{Group: "kubeadm.k8s.io", Version: "v1beta3", Kind: "InitConfiguration",
-		Patch: `[{"op": "add", "path": "/patches", "value": {"directory": "/etc/ckalab/kubeadm-patches"}}]`},
+		Patch: `[{"op": "add", "path": "/patches", "value": {"directory": "` + kubeadmPatches + `"}}]`},
 	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "InitConfiguration",
-		Patch: `[{"op": "add", "path": "/patches", "value": {"directory": "/etc/ckalab/kubeadm-patches"}}]`},
+		Patch: `[{"op": "add", "path": "/patches", "value": {"directory": "` + kubeadmPatches + `"}}]`},
 }
+
+// kubeadmPatches is where node images keep kubeadm's static pod patches.
+const kubeadmPatches = "/etc/ckalab/kubeadm-patches"
 
 // Create makes the cluster, waits for its control plane, shares SSH keys
 // between its nodes and starts its registry. On failure nothing is left

@@ -82,6 +82,12 @@ func (m *Manager) Ready(ctx context.Context, image string) error {
 	if err := m.docker(ctx, "image", "inspect", image).Run(); err != nil {
 		return fmt.Errorf("node image %s is missing on %s: build it there with `make images`", image, where)
 	}
+	// Clusters are created with the image's kubeadm patches (trainingCluster).
+	if out, err := m.docker(ctx, "run", "--rm", "--pull", "never", "--network", "none", "--entrypoint", "test",
+		image, "-d", kubeadmPatches).CombinedOutput(); err != nil {
+		return fmt.Errorf("node image %s on %s predates this ckalab (no %s%s): rebuild it with `make images`",
+			image, where, kubeadmPatches, strings.TrimRight(": "+strings.TrimSpace(string(out)), ": "))
+	}
 	return nil
 }
 

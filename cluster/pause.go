@@ -29,10 +29,16 @@ func (m *Manager) freeze(ctx context.Context, name, verb, already string) error 
 	if len(list) == 0 {
 		return fmt.Errorf("cluster %s: %w", name, ErrNotFound)
 	}
-	// One node at a time: each answer tells whether that node was already so.
-	for _, n := range list {
+	// One node at a time: each answer tells whether that node was already
+	// so. A pause that fails part way is undone: never half a cluster frozen.
+	for i, n := range list {
 		out, err := m.docker(ctx, verb, n.String()).CombinedOutput()
 		if err != nil && !strings.Contains(string(out), already) {
+			if verb == "pause" {
+				for _, done := range list[:i] {
+					_ = m.docker(context.WithoutCancel(ctx), "unpause", done.String()).Run()
+				}
+			}
 			return fmt.Errorf("%s %s: %w: %s", verb, n, err, bytes.TrimSpace(out))
 		}
 	}

@@ -425,7 +425,7 @@ func (p *Provisioner) evictForWaiting(ctx context.Context) error {
 		}
 		if !fullLive && e.PausedAt == nil {
 			// Only the CPU budget is spent: freezing a running warm cluster frees it.
-			return p.pause(ctx, e, "warm pool: frozen to make room for a waiting student")
+			return p.pause(ctx, e, 0, "warm pool: frozen to make room for a waiting student")
 		}
 		if fullLive {
 			if err := p.store.SetEnvState(ctx, e.ID, store.EnvDeleting, store.EnvReady); err == nil {

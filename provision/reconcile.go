@@ -37,13 +37,19 @@ func (p *Provisioner) Reconcile(ctx context.Context) error {
 			reason = fmt.Sprintf("%d of %d nodes are not running (Docker restarted?)", c.Nodes-c.Running, c.Nodes)
 		}
 		if reason == "" {
-			if c.Paused > 0 && e.PausedAt == nil {
-				// Stopped between pausing and recording it.
-				if err := p.clusters.Unpause(ctx, e.ClusterName); err != nil {
-					return err
-				}
+			// Stopped between marking a pause or a wake and doing it: Docker
+			// is made to agree with the row.
+			var err error
+			switch {
+			case e.PausedAt == nil && c.Paused > 0:
+				err = p.clusters.Unpause(ctx, e.ClusterName)
+			case e.PausedAt != nil && c.Paused < c.Nodes:
+				err = p.clusters.Pause(ctx, e.ClusterName)
 			}
-			continue
+			if err == nil {
+				continue
+			}
+			reason = "its cluster could not be paused or woken after a restart: " + err.Error()
 		}
 		p.log.Warn("environment failed in reconcile", "env", e.ID, "cluster", e.ClusterName, "reason", reason)
 		if err := p.store.FailEnvironment(ctx, e.ID, reason); err != nil {

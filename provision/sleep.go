@@ -32,16 +32,19 @@ func (p *Provisioner) lockEnv(id uuid.UUID) func() {
 	return mu.(*sync.Mutex).Unlock
 }
 
-// pause freezes an environment's cluster and records why.
-func (p *Provisioner) pause(ctx context.Context, e store.Environment, why string) error {
+// pause freezes an environment's cluster if it still may sleep (a warm
+// cluster nobody claimed; an in-use one untouched for idle): the row is
+// marked first, so that anyone reading it meanwhile wakes it, and then the
+// cluster is frozen under the environment's lock.
+func (p *Provisioner) pause(ctx context.Context, e store.Environment, idle time.Duration, why string) error {
 	defer p.lockEnv(e.ID)()
-	if err := p.clusters.Pause(ctx, e.ClusterName); err != nil {
+	if err := p.store.MarkPaused(ctx, e.ID, e.Pooled, idle); err != nil {
 		return err
 	}
-	if err := p.store.SetPaused(ctx, e.ID, true); err != nil {
-		// Claimed, stopped or woken meanwhile: leave it running.
-		_ = p.clusters.Unpause(context.WithoutCancel(ctx), e.ClusterName)
-		return err
+	if err := p.clusters.Pause(ctx, e.ClusterName); err != nil {
+		// Left running (Pause undoes a partial freeze): recorded so.
+		_ = p.store.ClearPaused(context.WithoutCancel(ctx), e.ID)
+		return fmt.Errorf("pausing %s: %w", e.ClusterName, err)
 	}
 	_ = p.store.AddEnvEvent(ctx, e.ID, "asleep", why)
 	p.log.Info("environment paused", "env", e.ID, "cluster", e.ClusterName, "why", why)
@@ -55,38 +58,56 @@ func (p *Provisioner) Sleep(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	if e.State != store.EnvInUse {
-		return fmt.Errorf("environment %s is %s: %w", id, e.State, store.ErrConflict)
-	}
-	return p.pause(ctx, e, "put to sleep")
+	return p.pause(ctx, e, 0, "put to sleep")
 }
 
 // Wake thaws the environment's cluster if it is paused and returns once it
-// has settled (nodes Ready again, API answering; for a pool cluster also
+// has settled (nodes Ready again, API answering; for a warm cluster also
 // DNS), with how long that took: 0 if it was awake. Callers waiting on the
-// same environment share one wake.
+// same environment share one wake; a caller that gives up does not stop
+// it, so the row never says asleep for a running cluster.
 func (p *Provisioner) Wake(ctx context.Context, id uuid.UUID) (time.Duration, error) {
-	e, err := p.store.Environment(ctx, id)
-	if err != nil || e.PausedAt == nil {
+	// The row is marked before a cluster is frozen: unmarked means awake.
+	if e, err := p.store.Environment(ctx, id); err != nil || e.PausedAt == nil {
 		return 0, err
 	}
+	type result struct {
+		took time.Duration
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		took, err := p.wake(context.WithoutCancel(ctx), id)
+		done <- result{took, err}
+	}()
+	select {
+	case r := <-done:
+		return r.took, r.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (p *Provisioner) wake(ctx context.Context, id uuid.UUID) (time.Duration, error) {
 	defer p.lockEnv(id)()
-	if e, err = p.store.Environment(ctx, id); err != nil || e.PausedAt == nil {
-		return 0, err // woken by the caller before us
+	e, err := p.store.Environment(ctx, id)
+	if err != nil || e.PausedAt == nil {
+		return 0, err // awake, or woken by a caller before us
 	}
 	start := time.Now()
 	_ = p.store.AddEnvEvent(ctx, id, "waking", "waking the cluster")
 	if err := p.clusters.Unpause(ctx, e.ClusterName); err != nil {
 		return 0, fmt.Errorf("waking %s: %w", e.ClusterName, err)
 	}
-	// A student may have broken a node on purpose: their cluster is handed
-	// back after WakeTimeout even if it does not settle. A pool cluster must.
+	// A student may have broken a node, or the API server, on purpose:
+	// their cluster is handed back even if it does not settle. A warm one
+	// must.
 	pristine := e.Pooled || e.StartedAt == nil
 	werr := p.waitSettled(ctx, e, *e.PausedAt, start, pristine)
 	if werr != nil && pristine {
 		return 0, fmt.Errorf("cluster %s after thaw: %w", e.ClusterName, werr)
 	}
-	if err := p.store.SetPaused(ctx, id, false); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := p.store.ClearPaused(ctx, id); err != nil {
 		return 0, err
 	}
 	took := time.Since(start)
@@ -100,25 +121,39 @@ func (p *Provisioner) Wake(ctx context.Context, id uuid.UUID) (time.Duration, er
 	return took, nil
 }
 
-// settledScript exits 0 once the cluster has settled after a thaw: the
-// API is ready and every node whose kubelet has renewed its lease in the
-// last $1 seconds is Ready without the node controller's unreachable or
-// not-ready taints; with $2 = strict every node's must have, and the
-// cluster DNS must answer.
+// settledScript exits 0 once the cluster has settled after a thaw $3
+// seconds ago. Strict ($2 = strict, a warm cluster): the API is ready,
+// every node renewed its lease in the last $1 seconds and is Ready without
+// the node controller's unreachable or not-ready taints, and the cluster
+// DNS answers. Lenient (a student's cluster, which may be broken on
+// purpose): no node is marked Unknown or unreachable by the node
+// controller while its lease is fresh, and until $1 seconds after the
+// thaw every lease must be fresh; a student's API server that does not
+// answer by then is their own.
 const settledScript = `export KUBECONFIG=/etc/kubernetes/admin.conf
-kubectl get --raw /readyz >/dev/null 2>&1 || { echo "API not ready"; exit 1; }
+strict=$2; grace=$(( $3 >= $1 ))
+if ! kubectl get --raw /readyz >/dev/null 2>&1; then
+  [ "$strict" != strict ] && [ "$grace" = 1 ] && { echo "settled (the API server does not answer)"; exit 0; }
+  echo "API not ready"; exit 1
+fi
 fresh=$(date -u -d "@$(( $(date +%s) - $1 ))" +%Y-%m-%dT%H:%M:%S.000000Z)
 leases=$(kubectl get lease -n kube-node-lease -o json) || exit 1
 nodes=$(kubectl get nodes -o json) || exit 1
-bad=$(jq -rn --argjson l "$leases" --argjson n "$nodes" --arg s "$fresh" --arg strict "$2" '
+bad=$(jq -rn --argjson l "$leases" --argjson n "$nodes" --arg s "$fresh" --arg strict "$strict" --arg grace "$grace" '
   ($l.items | map({key: .metadata.name, value: ((.spec.renewTime // "") >= $s)}) | from_entries) as $renewed
-  | [$n.items[] | select($strict == "strict" or $renewed[.metadata.name])
-     | select(([.status.conditions[] | select(.type == "Ready" and .status == "True")] | length == 0)
-              or ([.spec.taints[]? | select(.key == "node.kubernetes.io/unreachable" or .key == "node.kubernetes.io/not-ready")] | length > 0)
-              or ($renewed[.metadata.name] | not))
-     | .metadata.name] | join(" ")')
+  | [$n.items[]
+     | ([.status.conditions[]? | select(.type == "Ready") | .status][0] // "none") as $ready
+     | ([.spec.taints[]? | .key] ) as $taints
+     | select(
+         if $strict == "strict" then
+           ($renewed[.metadata.name] | not) or $ready != "True"
+           or ($taints | any(. == "node.kubernetes.io/unreachable" or . == "node.kubernetes.io/not-ready"))
+         elif $renewed[.metadata.name] then
+           $ready == "Unknown" or ($taints | any(. == "node.kubernetes.io/unreachable"))
+         else $grace != "1" end)
+     | .metadata.name] | join(" ")') || { echo "cannot read the nodes"; exit 1; }
 [ -z "$bad" ] || { echo "not settled: $bad"; exit 1; }
-if [ "$2" = strict ]; then
+if [ "$strict" = strict ]; then
   ip=$(kubectl -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')
   dig +short +time=1 +tries=1 "@$ip" kubernetes.default.svc.cluster.local | grep -q . || { echo "DNS does not answer"; exit 1; }
 fi
@@ -155,9 +190,10 @@ func (p *Provisioner) waitSettled(ctx context.Context, e store.Environment, paus
 	defer cancel()
 	last := ""
 	for {
-		out, err := p.clusters.Exec(ctx, e.ClusterName, cp, nil, "sh", "-c", settledScript, "sh", fmt.Sprint(int(leaseFresh.Seconds())), mode)
+		out, err := p.clusters.Exec(ctx, e.ClusterName, cp, nil, "sh", "-c", settledScript, "sh",
+			fmt.Sprint(int(leaseFresh.Seconds())), mode, fmt.Sprint(int(time.Since(since).Seconds())))
 		last = strings.TrimSpace(string(out))
-		if err == nil && strings.HasSuffix(last, "settled") && time.Since(since) >= floor {
+		if err == nil && strings.HasPrefix(last, "settled") && time.Since(since) >= floor {
 			return nil
 		}
 		select {
@@ -181,12 +217,14 @@ func (p *Provisioner) sleepStep(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		for _, e := range sleepy {
-			err := p.pause(ctx, e, fmt.Sprintf("nobody used it for %s: paused to spare the host; opening the lab wakes it", p.cfg.SleepAfter))
+			err := p.pause(ctx, e, p.cfg.SleepAfter, fmt.Sprintf("nobody used it for %s: paused to spare the host; opening the lab wakes it", p.cfg.SleepAfter))
 			if err == nil {
 				return true, nil
 			}
 			if !errors.Is(err, store.ErrConflict) {
-				return false, err
+				// One cluster that cannot pause (a node the student stopped)
+				// keeps running; the others still sleep.
+				p.log.Warn("environment not paused", "env", e.ID, "cluster", e.ClusterName, "err", err)
 			}
 		}
 	}
@@ -213,20 +251,21 @@ func (p *Provisioner) sleepStep(ctx context.Context) (bool, error) {
 		case len(hot) > pool.Hot:
 			// Freeze the newest: the oldest is claimed first.
 			e := hot[len(hot)-1]
-			if err := p.pause(ctx, e, "warm pool: frozen until a student claims it"); err != nil && !errors.Is(err, store.ErrConflict) {
-				return false, err
+			if err := p.pause(ctx, e, 0, "warm pool: frozen until a student claims it"); err != nil && !errors.Is(err, store.ErrConflict) {
+				p.failPooled(ctx, e, err)
 			}
 			return true, nil
 		case len(hot) < pool.Hot && len(frozen) > 0:
 			if p.cfg.MaxActive > 0 {
-				// Within the CPU budget, and not in the way of a student
-				// waiting for a cluster the pool does not keep.
+				// Not in the way of a student waiting for a cluster the pool
+				// does not keep, and within the CPU budget: in this order, as a
+				// waiting request becomes an active create.
+				if waiting, err := p.studentWaiting(ctx); err != nil || waiting {
+					return false, err
+				}
 				active, err := p.store.CountActive(ctx)
 				if err != nil || active >= p.cfg.MaxActive {
 					return false, err // a claim will thaw it
-				}
-				if waiting, err := p.studentWaiting(ctx); err != nil || waiting {
-					return false, err
 				}
 			}
 			if _, err := p.Wake(ctx, frozen[0].ID); err != nil {

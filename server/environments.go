@@ -266,6 +266,7 @@ func (s *Server) wakeEnvironment(c *gin.Context) {
 		s.fail(c, errConflict("this environment is "+string(e.State)+"; only a running environment sleeps and wakes"))
 		return
 	}
+	_ = s.store.SeeEnvironment(c.Request.Context(), e.ID)
 	took, ok := s.wake(c, e)
 	if !ok {
 		return
@@ -275,13 +276,13 @@ func (s *Server) wakeEnvironment(c *gin.Context) {
 	}
 }
 
-// wake wakes e if it sleeps; on failure it has answered.
+// wake wakes e if it sleeps; on failure it has answered. It asks the
+// provisioner even when e, read earlier, was awake: the caller has just
+// recorded activity (which no sleep passes), but e may have been marked
+// for sleep before that.
 func (s *Server) wake(c *gin.Context, e store.Environment) (time.Duration, bool) {
-	if e.PausedAt == nil {
-		return 0, true
-	}
 	if s.runtime().envs == nil {
-		return 0, s.environmentsReady(c)
+		return 0, e.PausedAt == nil || s.environmentsReady(c)
 	}
 	ctx, cancel := contextTimeout(c, 2*time.Minute)
 	defer cancel()

@@ -184,7 +184,8 @@ func (s *Server) environmentHealth(c *gin.Context) {
 		return
 	}
 	resp := gin.H{"environment": s.withPosition(c, e)}
-	if e.State == store.EnvInUse && s.runtime().health != nil {
+	// A sleeping cluster is not asked: the page wakes it first.
+	if e.State == store.EnvInUse && e.PausedAt == nil && s.runtime().health != nil {
 		ctx, cancel := contextTimeout(c, 15*time.Second)
 		defer cancel()
 		resp["cluster"] = s.runtime().health(ctx, e)

@@ -22,11 +22,11 @@ type wakeEnvs struct {
 }
 
 func (w *wakeEnvs) Wake(ctx context.Context, id uuid.UUID) (time.Duration, error) {
-	if err := w.st.SetPaused(ctx, id, false); err != nil {
-		return 0, nil // awake already
+	if e, err := w.st.Environment(ctx, id); err != nil || e.PausedAt == nil {
+		return 0, err // awake already
 	}
 	w.wakes.Add(1)
-	return 3 * time.Second, nil
+	return 3 * time.Second, w.st.ClearPaused(ctx, id)
 }
 
 // TestSleepingEnvironmentWakes: the student's open page keeps an
@@ -48,7 +48,7 @@ func TestSleepingEnvironmentWakes(t *testing.T) {
 	boC.login("bo@example.com", "password-bo@example.com")
 	sleep := func() {
 		t.Helper()
-		if err := e.store.SetPaused(ctx, id, true); err != nil {
+		if err := e.store.MarkPaused(ctx, id, false, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

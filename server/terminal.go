@@ -116,6 +116,7 @@ func (s *Server) openTerminal(c *gin.Context) {
 		s.fail(c, errBadRequest("this is a websocket endpoint: connect with a websocket client", nil))
 		return
 	}
+	_ = s.store.SeeEnvironment(c.Request.Context(), e.ID)
 	if _, ok := s.wake(c, e); !ok {
 		return
 	}

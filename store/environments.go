@@ -338,21 +338,34 @@ func (s *Store) SeeEnvironment(ctx context.Context, id uuid.UUID) error {
 	return mapErr(err, "see environment")
 }
 
-// SetPaused records that an environment's cluster was paused (true) or
-// thawed (false; it counts as seen then, so it is not put back to sleep at
-// once). ErrConflict when it already was, or the environment is no longer
-// ready or in use.
-func (s *Store) SetPaused(ctx context.Context, id uuid.UUID, paused bool) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE environments SET paused_at = CASE WHEN $2 THEN now() END,
-		last_seen_at = CASE WHEN $2 THEN last_seen_at ELSE now() END
-		WHERE id = $1 AND (paused_at IS NOT NULL) <> $2 AND state IN ('ready', 'in_use')`, id, paused)
+// MarkPaused records that an environment's cluster is about to be paused,
+// only if it still may be: a warm cluster nobody has claimed (pooled), or
+// an in-use environment untouched for idle (idle 0: any in-use one). The
+// row is marked before the cluster is frozen, so that a Check or terminal
+// reading it meanwhile wakes it. ErrConflict when it may not.
+func (s *Store) MarkPaused(ctx context.Context, id uuid.UUID, pooled bool, idle time.Duration) error {
+	q := `UPDATE environments SET paused_at = now() WHERE id = $1 AND paused_at IS NULL AND `
+	if pooled {
+		q += `pooled AND state = 'ready' AND $2::float8 >= 0`
+	} else {
+		q += `NOT pooled AND state = 'in_use'
+			AND greatest(started_at, last_activity_at, last_seen_at) <= now() - make_interval(secs => $2)`
+	}
+	tag, err := s.pool.Exec(ctx, q, id, idle.Seconds())
 	if err != nil {
-		return mapErr(err, "set paused")
+		return mapErr(err, "mark paused")
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("environment %s: pause %v: %w", id, paused, ErrConflict)
+		return fmt.Errorf("environment %s may not be paused now: %w", id, ErrConflict)
 	}
 	return nil
+}
+
+// ClearPaused records that an environment's cluster runs again; it counts
+// as seen then, so it is not put back to sleep at once.
+func (s *Store) ClearPaused(ctx context.Context, id uuid.UUID) error {
+	_, err := s.pool.Exec(ctx, `UPDATE environments SET paused_at = NULL, last_seen_at = now() WHERE id = $1 AND paused_at IS NOT NULL`, id)
+	return mapErr(err, "clear paused")
 }
 
 // Sleepy lists in-use environments awake but untouched (no activity, page

@@ -246,3 +246,49 @@ func TestTypicalColdStartIgnoresWarmClaims(t *testing.T) {
 		t.Fatalf("typical cold start: %s over %d, %v; want 60 s over 3", d, n, err)
 	}
 }
+
+// MarkPaused only marks what may sleep: a warm cluster nobody claimed, an
+// in-use environment idle long enough; the mark is what wakers read.
+func TestMarkPausedGuards(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := open(t, pgtest.New(t))
+	ana := student(t, st, "ana@example.com")
+	pool := request(t, st, store.EnvRequest{Pooled: true})
+	if _, err := st.NextRequested(ctx, 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnvironmentReady(ctx, pool.ID, "kubeconfig", []store.EnvNode{{Name: "c-control-plane", Role: "control-plane"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkPaused(ctx, pool.ID, true, 0); err != nil {
+		t.Fatalf("warm cluster: %v", err)
+	}
+	if err := st.MarkPaused(ctx, pool.ID, true, 0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("marked twice: %v", err)
+	}
+	if err := st.ClearPaused(ctx, pool.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Claimed: no longer the pool's to freeze.
+	req := store.EnvRequest{UserID: ana, LabID: "pods", Topology: "1cp-1w", K8sVersion: "1.34.4", TimeLimit: 30 * time.Minute}
+	if e, err := st.ClaimPooled(ctx, req); err != nil || e == nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if err := st.MarkPaused(ctx, pool.ID, true, 0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("froze a claimed cluster: %v", err)
+	}
+	if _, err := st.StartEnvironment(ctx, pool.ID); err != nil {
+		t.Fatal(err)
+	}
+	// In use and just started: not idle for an hour.
+	if err := st.MarkPaused(ctx, pool.ID, false, time.Hour); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("put an active environment to sleep: %v", err)
+	}
+	if err := st.MarkPaused(ctx, pool.ID, false, 0); err != nil {
+		t.Fatalf("sleep now: %v", err)
+	}
+	if n, err := st.CountActive(ctx); err != nil || n != 0 {
+		t.Fatalf("active while asleep: %d %v", n, err)
+	}
+}

@@ -56,6 +56,7 @@ export function EnvironmentPage({ id }: { id: string }) {
   const [confirm, setConfirm] = useState<'' | 'reset' | 'stop'>('')
   const [woke, setWoke] = useState<number | null>(null)
   const [waking, setWaking] = useState(false)
+  const [wakeTry, setWakeTry] = useState(0)
   const asleep = env?.state === 'in_use' && !!env.pausedAt
 
   // A sleeping cluster is woken as soon as its page is open.
@@ -69,7 +70,7 @@ export function EnvironmentPage({ id }: { id: string }) {
       .catch((e) => { if (!gone) setError((e as ApiError).message) })
       .finally(() => { if (!gone) setWaking(false) })
     return () => { gone = true }
-  }, [asleep, id, setEnv])
+  }, [asleep, id, setEnv, wakeTry])
 
   const act = async (what: string, f: () => Promise<void>) => {
     setBusy(what)
@@ -138,7 +139,9 @@ export function EnvironmentPage({ id }: { id: string }) {
       {asleep && <div className="progress" aria-label="Waking your cluster">
         <Spinner label={waking ? 'Waking your cluster' : 'Your cluster is asleep'} />
         <p className="muted">It was paused after a while without activity, to spare the server; the lab clock kept running. It takes about 10 seconds to wake.</p>
+        {!waking && <button onClick={() => { setError(''); setWakeTry((n) => n + 1) }}>Wake it again</button>}
       </div>}
+      {asleep && graded && <LabPanel labId={env.labId} envId={env.id} canCheck={false} />}
       {woke !== null && woke > 0 && !asleep && <Banner kind="info">Your cluster was asleep and woke in {woke.toFixed(1)} s: everything you did is still there.</Banner>}
       {env.state === 'in_use' && !asleep && (
         <LabLayout panel={graded && <LabPanel labId={env.labId} envId={env.id} canCheck />} tabs={
