@@ -24,6 +24,10 @@ type fakeBackend struct {
 	deleted   []string
 	failNames map[string]bool
 	failAll   bool
+	// execDelay slows Exec (the wake check); execs, maxExecs count Execs
+	// running at once.
+	execDelay       time.Duration
+	execs, maxExecs int
 }
 
 func (f *fakeBackend) Create(_ context.Context, spec cluster.Spec) (*cluster.Cluster, error) {
@@ -92,6 +96,15 @@ func (f *fakeBackend) Exec(_ context.Context, name, _ string, _ io.Reader, _ ...
 	if f.paused(name) {
 		return nil, errors.New("container is paused")
 	}
+	f.mu.Lock()
+	f.execs++
+	f.maxExecs = max(f.maxExecs, f.execs)
+	delay := f.execDelay
+	f.mu.Unlock()
+	time.Sleep(delay)
+	f.mu.Lock()
+	f.execs--
+	f.mu.Unlock()
 	return []byte("settled"), nil
 }
 
@@ -335,5 +348,62 @@ func TestActiveBudgetWithAFakeBackend(t *testing.T) {
 	}
 	if err != nil || active != 2 || len(pooled) != 2 || paused != 1 {
 		t.Fatalf("after the student's create: %d active (%v), %d warm of which %d paused; want 2, 2, 1", active, err, len(pooled), paused)
+	}
+}
+
+// A rush on a frozen pool: claimed frozen clusters are thawed side by
+// side, not one after another, and each then gets its lab setup.
+func TestFrozenClaimsThawSideBySideWithAFakeBackend(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fb := &fakeBackend{clusters: map[string]*cluster.Summary{}}
+	e := &env{t: t, ctx: ctx, st: open(t), setup: map[uuid.UUID]bool{}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		cfg: provision.Config{Prefix: "fake-", NodeImage: "ckalab/node", StateDir: t.TempDir(), MaxLive: 3, MaxPerUser: 1, MaxQueue: 5,
+			Pools:         []provision.Pool{{Topology: provision.Topology{Workers: 1}, Version: "1.34.4", Size: 3, Hot: 0}},
+			CreateTimeout: time.Minute, OrphanGrace: time.Hour, Poll: 50 * time.Millisecond,
+			FreezePool: true, WakeSettle: 10 * time.Millisecond}}
+	var setups sync.Map
+	p := provision.New(e.cfg, e.log, e.st, fb, func(_ context.Context, env store.Environment) error {
+		if fb.paused(env.ClusterName) {
+			return errors.New("lab setup on a paused cluster")
+		}
+		setups.Store(env.ID, true)
+		return nil
+	})
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() { stopRun(); <-done }()
+	e.wait("three frozen warm clusters", 10*time.Second, func() (bool, error) {
+		n := 0
+		for _, r := range e.pooledReady() {
+			if r.PausedAt != nil && fb.paused(r.ClusterName) {
+				n++
+			}
+		}
+		return n == 3, nil
+	})
+	fb.mu.Lock()
+	fb.execDelay = 400 * time.Millisecond
+	fb.mu.Unlock()
+	var ids []uuid.UUID
+	for _, name := range []string{"ana", "bo", "cy"} {
+		a, err := p.Start(ctx, provision.StartRequest{UserID: e.user(name), LabID: "pods", Topology: provision.Topology{Workers: 1}, Version: "1.34.4", TimeLimit: time.Hour})
+		if err != nil || a.State != store.EnvReady {
+			t.Fatalf("claim: %+v %v", a, err)
+		}
+		ids = append(ids, a.ID)
+	}
+	for _, id := range ids {
+		got := e.waitState(id, store.EnvInUse, 10*time.Second)
+		if _, ok := setups.Load(id); !ok || got.PausedAt != nil || fb.paused(got.ClusterName) {
+			t.Fatalf("%s in use without setup, or still paused", id)
+		}
+	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
+	if fb.maxExecs < 2 {
+		t.Fatalf("the three thaws ran one at a time (at most %d wake checks at once)", fb.maxExecs)
 	}
 }

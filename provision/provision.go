@@ -86,6 +86,7 @@ type Provisioner struct {
 	setup    Setup
 
 	wakeCreate, wakeSetup, wakeReap, wakeSleep chan struct{}
+	thawing                                    sync.Map // environment ID → struct{}: claimed frozen clusters being thawed
 	envLocks                                   sync.Map // environment ID → *sync.Mutex: pause and wake one at a time
 	running                                    sync.WaitGroup
 	reconciled                                 chan struct{}
@@ -438,6 +439,36 @@ func (p *Provisioner) evictForWaiting(ctx context.Context) error {
 	return nil
 }
 
+// thawClaimed starts a thaw of each claimed environment whose cluster is
+// frozen and not being thawed yet.
+func (p *Provisioner) thawClaimed(ctx context.Context) error {
+	frozen, err := p.store.ClaimedPaused(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range frozen {
+		if _, busy := p.thawing.LoadOrStore(e.ID, struct{}{}); busy {
+			continue
+		}
+		p.running.Add(1)
+		go func() {
+			defer p.running.Done()
+			defer p.thawing.Delete(e.ID)
+			if _, err := p.Wake(ctx, e.ID); err != nil && ctx.Err() == nil {
+				msg := "the warm cluster did not wake: " + err.Error()
+				if ferr := p.store.FailEnvironment(ctx, e.ID, msg+"; press Start again"); ferr == nil {
+					p.cfg.Metrics.fail(failWake)
+				}
+				_ = p.store.AddEnvEvent(ctx, e.ID, "failed", msg)
+				wake(p.wakeReap)
+				return
+			}
+			wake(p.wakeSetup)
+		}()
+	}
+	return nil
+}
+
 // studentWaiting says whether a student's request waits for a cluster.
 func (p *Provisioner) studentWaiting(ctx context.Context) (bool, error) {
 	queued, err := p.store.EnvironmentsIn(ctx, store.EnvRequested)
@@ -450,24 +481,15 @@ func (p *Provisioner) studentWaiting(ctx context.Context) (bool, error) {
 }
 
 // setupStep runs the lab setup of one claimed environment and starts it.
+// Claimed frozen clusters are thawed side by side first (a thaw is mostly
+// waiting for kubelets), each queued for its setup once awake.
 func (p *Provisioner) setupStep(ctx context.Context) (bool, error) {
+	if err := p.thawClaimed(ctx); err != nil {
+		return false, err
+	}
 	e, err := p.store.NextSetup(ctx)
 	if err != nil || e == nil {
 		return false, err
-	}
-	if e.PausedAt != nil {
-		// A frozen warm cluster: thawed first, and given up if it will not settle.
-		if _, err := p.Wake(ctx, e.ID); err != nil {
-			if ferr := p.store.FailEnvironment(ctx, e.ID, "the warm cluster did not wake: "+err.Error()+"; press Start again"); ferr == nil {
-				p.cfg.Metrics.fail(failWake)
-			}
-			_ = p.store.AddEnvEvent(ctx, e.ID, "failed", "the warm cluster did not wake: "+err.Error())
-			wake(p.wakeReap)
-			return true, nil
-		}
-		if *e, err = p.store.Environment(ctx, e.ID); err != nil {
-			return true, err
-		}
 	}
 	_ = p.store.AddEnvEvent(ctx, e.ID, "lab setup", e.LabID)
 	if p.setup != nil {

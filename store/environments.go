@@ -260,11 +260,23 @@ func (s *Store) ClaimPooled(ctx context.Context, r EnvRequest) (*Environment, er
 		RETURNING `+envCols, r.UserID, r.LabID, r.CohortID, r.Topology, r.K8sVersion, r.TimeLimit.Seconds()), "claim pooled")
 }
 
-// NextSetup returns an owned ready environment whose lab setup is pending.
+// NextSetup returns an owned ready environment whose lab setup is pending
+// and whose cluster runs (a claimed frozen one is thawed first).
 func (s *Store) NextSetup(ctx context.Context) (*Environment, error) {
 	return one(s.pool.QueryRow(ctx, `SELECT `+envCols+` FROM environments
-		WHERE state = 'ready' AND NOT pooled AND user_id IS NOT NULL
+		WHERE state = 'ready' AND NOT pooled AND user_id IS NOT NULL AND paused_at IS NULL
 		ORDER BY updated_at LIMIT 1`), "next setup")
+}
+
+// ClaimedPaused lists owned ready environments whose cluster is frozen:
+// warm clusters claimed while paused, to thaw before their lab setup.
+func (s *Store) ClaimedPaused(ctx context.Context) ([]Environment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+envCols+` FROM environments
+		WHERE state = 'ready' AND NOT pooled AND user_id IS NOT NULL AND paused_at IS NOT NULL ORDER BY updated_at`)
+	if err != nil {
+		return nil, mapErr(err, "claimed paused")
+	}
+	return scanEnvs(rows)
 }
 
 // StartEnvironment moves an owned ready environment to in_use and starts
