@@ -121,6 +121,16 @@ func BenchmarkDensity(b *testing.B) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cm := cluster.New(log, b.TempDir())
 	prefix := fmt.Sprintf("ckdens%d-", time.Now().UnixNano()%10000)
+	// The host's limits besides CPU (docs/benchmarks.md): disk for every
+	// node's /var volume and root's inotify instances, shared by all nodes.
+	if free, err := cm.FreeDisk(ctx); err == nil && free < int64(n+4)*2<<30 {
+		b.Fatalf("%.0f GiB free on the engine's disk; %d clusters and the claims beside them need about %d", float64(free)/(1<<30), n, (n+4)*2)
+	}
+	if raw, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances"); err == nil {
+		if have, _ := strconv.Atoi(strings.TrimSpace(string(raw))); have < 64+(n+4)*2*24 {
+			b.Fatalf("fs.inotify.max_user_instances=%d is too few for %d clusters: sysctl -w fs.inotify.max_user_instances=8192", have, n)
+		}
+	}
 	b.Cleanup(func() {
 		all, _ := cm.Summaries(context.Background())
 		for name := range all {
