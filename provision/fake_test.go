@@ -407,3 +407,60 @@ func TestFrozenClaimsThawSideBySideWithAFakeBackend(t *testing.T) {
 		t.Fatalf("the three thaws ran one at a time (at most %d wake checks at once)", fb.maxExecs)
 	}
 }
+
+// A restart during a creation: the next server deletes the half-made
+// cluster and creates it again, so the student gets it without pressing
+// anything; a creation cut short too often fails with the reason.
+func TestRestartResumesCreationWithAFakeBackend(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fb := &fakeBackend{clusters: map[string]*cluster.Summary{}}
+	e := &env{t: t, ctx: ctx, st: open(t), setup: map[uuid.UUID]bool{}, log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		cfg: provision.Config{Prefix: "fake-", NodeImage: "ckalab/node", StateDir: t.TempDir(), MaxLive: 2, MaxPerUser: 1, MaxQueue: 5,
+			CreateTimeout: time.Minute, OrphanGrace: time.Hour, Poll: 50 * time.Millisecond}}
+	// What a killed server leaves: rows in provisioning, half a cluster.
+	cut := func(name string) store.Environment {
+		r, err := e.st.RequestEnvironment(ctx, store.EnvRequest{UserID: uuid.NullUUID{UUID: e.user(name), Valid: true}, LabID: "pods",
+			Topology: "1cp-1w", K8sVersion: "1.34.4", ClusterName: "fake-" + name, TimeLimit: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.st.Pool().Exec(ctx, `UPDATE environments SET state = 'provisioning' WHERE id = $1`, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		fb.mu.Lock()
+		fb.clusters[r.ClusterName] = &cluster.Summary{Name: r.ClusterName, Created: time.Now(), Nodes: 1, Running: 1}
+		fb.mu.Unlock()
+		return r
+	}
+	ana, bo := cut("ana"), cut("bo")
+	if _, err := e.st.Pool().Exec(ctx, `UPDATE environments SET restarts = 2 WHERE id = $1`, bo.ID); err != nil {
+		t.Fatal(err)
+	}
+	p := provision.New(e.cfg, e.log, e.st, fb, nil)
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	defer func() { stopRun(); <-done }()
+	select {
+	case err := <-done:
+		done <- err
+		t.Fatalf("provisioner stopped: %v", err)
+	case <-time.After(time.Second):
+	}
+	e.waitState(ana.ID, store.EnvInUse, 10*time.Second)
+	if !hasPhases(t, e, ana.ID, "queued", "cluster ready", "ready") {
+		t.Fatal("ana's resumed creation")
+	}
+	fb.mu.Lock()
+	deleted := strings.Join(fb.deleted, " ")
+	fb.mu.Unlock()
+	if !strings.Contains(deleted, "fake-ana") || !strings.Contains(deleted, "fake-bo") {
+		t.Fatalf("half-made clusters not deleted: %s", deleted)
+	}
+	gone := e.waitState(bo.ID, store.EnvFailed, 10*time.Second)
+	if !strings.Contains(gone.Failure, "3 times") {
+		t.Fatalf("bo's failure: %q", gone.Failure)
+	}
+}

@@ -13,10 +13,13 @@ import (
 )
 
 // Reconcile makes PostgreSQL and Docker agree after a (re)start:
-// creations cut short by the restart fail, environments whose cluster
-// vanished or stopped fail with a reason, and environments whose cluster
-// still runs stay as they are, usable. Orphan clusters go in the sweep.
+// creations cut short by the restart start again (their half-made cluster
+// deleted, at most maxRestarts times, then they fail), environments whose
+// cluster vanished or stopped fail with a reason, and environments whose
+// cluster still runs stay as they are, usable. Orphan clusters go in the
+// sweep.
 func (p *Provisioner) Reconcile(ctx context.Context) error {
+	defer wake(p.wakeCreate)
 	clusters, err := p.clusters.Summaries(ctx)
 	if err != nil {
 		return err
@@ -30,7 +33,19 @@ func (p *Provisioner) Reconcile(ctx context.Context) error {
 		c := clusters[e.ClusterName]
 		switch {
 		case e.State == store.EnvProvisioning:
-			reason, class = "the server restarted while this cluster was being created", failRestart
+			if err := p.clusters.Delete(ctx, e.ClusterName); err != nil {
+				return fmt.Errorf("deleting the half-made cluster %s: %w", e.ClusterName, err)
+			}
+			n, err := p.store.Requeue(ctx, e.ID, maxRestarts)
+			if err == nil {
+				p.log.Info("creation resumed after a restart", "env", e.ID, "cluster", e.ClusterName, "attempt", n)
+				_ = p.store.AddEnvEvent(ctx, e.ID, "queued", fmt.Sprintf("the server restarted while this cluster was being created: creating it again (attempt %d)", n))
+				continue
+			}
+			if !errors.Is(err, store.ErrConflict) {
+				return err
+			}
+			reason, class = fmt.Sprintf("the server restarted while this cluster was being created, %d times", maxRestarts+1), failRestart
 		case c == nil:
 			reason = "the cluster disappeared (removed outside ckalab)"
 		case c.Running < c.Nodes:
@@ -60,6 +75,10 @@ func (p *Provisioner) Reconcile(ctx context.Context) error {
 	}
 	return p.sweepClusters(ctx, clusters)
 }
+
+// maxRestarts is how many times a creation cut short by a restart is
+// started again.
+const maxRestarts = 2
 
 // sweep deletes this provisioner's clusters that no live environment
 // holds: those of failed or deleted environments at once, those without

@@ -268,6 +268,19 @@ func (s *Store) NextSetup(ctx context.Context) (*Environment, error) {
 		ORDER BY updated_at LIMIT 1`), "next setup")
 }
 
+// Requeue puts an environment whose creation a restart cut short back in
+// the queue, where it was, unless it has been cut short max times already
+// (then ErrConflict). It returns the attempt it starts (2, 3, …).
+func (s *Store) Requeue(ctx context.Context, id uuid.UUID, max int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `UPDATE environments SET state = 'requested', restarts = restarts + 1, kubeconfig = NULL, nodes = '[]'
+		WHERE id = $1 AND state = 'provisioning' AND restarts < $2 RETURNING restarts + 1`, id, max).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("environment %s: not requeued: %w", id, ErrConflict)
+	}
+	return n, mapErr(err, "requeue")
+}
+
 // ClaimedPaused lists owned ready environments whose cluster is frozen:
 // warm clusters claimed while paused, to thaw before their lab setup.
 func (s *Store) ClaimedPaused(ctx context.Context) ([]Environment, error) {

@@ -1,0 +1,24 @@
+ALTER TABLE environments DROP COLUMN restarts;
+
+CREATE OR REPLACE FUNCTION environment_transition_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.state = OLD.state THEN
+        RETURN NEW;
+    END IF;
+    IF (OLD.state, NEW.state) NOT IN (
+        ('requested', 'provisioning'), ('requested', 'deleting'), ('requested', 'failed'),
+        ('provisioning', 'ready'), ('provisioning', 'failed'), ('provisioning', 'deleting'),
+        ('ready', 'in_use'), ('ready', 'deleting'), ('ready', 'failed'),
+        ('in_use', 'expired'), ('in_use', 'deleting'), ('in_use', 'failed'),
+        ('expired', 'deleting'),
+        ('deleting', 'deleted'), ('deleting', 'failed'),
+        ('failed', 'deleting')
+    ) THEN
+        RAISE EXCEPTION 'environment %: illegal state transition % -> %', OLD.id, OLD.state, NEW.state
+            USING ERRCODE = 'check_violation';
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
