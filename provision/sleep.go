@@ -252,7 +252,10 @@ func (p *Provisioner) sleepStep(ctx context.Context) (bool, error) {
 			// Freeze the newest: the oldest is claimed first.
 			e := hot[len(hot)-1]
 			if err := p.pause(ctx, e, 0, "warm pool: frozen until a student claims it"); err != nil && !errors.Is(err, store.ErrConflict) {
-				p.failPooled(ctx, e, err)
+				// The freezer can fail while a node is busy ("unable to
+				// freeze"): it stays running, tried again at the next poll.
+				p.log.Warn("warm cluster not paused", "env", e.ID, "cluster", e.ClusterName, "err", err)
+				return false, nil
 			}
 			return true, nil
 		case len(hot) < pool.Hot && len(frozen) > 0:
