@@ -150,10 +150,7 @@ func TestProvisionerLifecycleWithAFakeBackend(t *testing.T) {
 		setups.Store(env.ID, true)
 		return nil
 	})
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx) }()
-	defer func() { stopRun(); <-done }()
+	runFake(t, ctx, p)
 
 	ana, bo := e.user("ana"), e.user("bo")
 	req := func(u uuid.UUID) provision.StartRequest {
@@ -216,10 +213,7 @@ func TestSleepAndWakeWithAFakeBackend(t *testing.T) {
 			CreateTimeout: time.Minute, OrphanGrace: time.Hour, Poll: 50 * time.Millisecond,
 			FreezePool: true, SleepAfter: 2 * time.Second, WakeSettle: 10 * time.Millisecond}}
 	p := provision.New(e.cfg, e.log, e.st, fb, nil)
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx) }()
-	defer func() { stopRun(); <-done }()
+	runFake(t, ctx, p)
 
 	// Docker and the database agree once nothing is being paused or woken.
 	hotAndFrozen := func() (hot, frozen []store.Environment, agree bool) {
@@ -327,10 +321,7 @@ func TestActiveBudgetWithAFakeBackend(t *testing.T) {
 			CreateTimeout: time.Minute, OrphanGrace: time.Hour, Poll: 50 * time.Millisecond,
 			FreezePool: true, WakeSettle: 10 * time.Millisecond}}
 	p := provision.New(e.cfg, e.log, e.st, fb, nil)
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx) }()
-	defer func() { stopRun(); <-done }()
+	runFake(t, ctx, p)
 	e.wait("two running warm clusters", 10*time.Second, func() (bool, error) { return len(e.pooledReady()) == 2, nil })
 	a, err := p.Start(ctx, provision.StartRequest{UserID: e.user("ana"), LabID: "etcd", Topology: provision.Topology{}, Version: "1.34.4", TimeLimit: time.Hour})
 	if err != nil || a.State != store.EnvRequested {
@@ -371,10 +362,7 @@ func TestFrozenClaimsThawSideBySideWithAFakeBackend(t *testing.T) {
 		setups.Store(env.ID, true)
 		return nil
 	})
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx) }()
-	defer func() { stopRun(); <-done }()
+	runFake(t, ctx, p)
 	e.wait("three frozen warm clusters", 10*time.Second, func() (bool, error) {
 		n := 0
 		for _, r := range e.pooledReady() {
@@ -439,16 +427,7 @@ func TestRestartResumesCreationWithAFakeBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := provision.New(e.cfg, e.log, e.st, fb, nil)
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Run(runCtx) }()
-	defer func() { stopRun(); <-done }()
-	select {
-	case err := <-done:
-		done <- err
-		t.Fatalf("provisioner stopped: %v", err)
-	case <-time.After(time.Second):
-	}
+	runFake(t, ctx, p)
 	e.waitState(ana.ID, store.EnvInUse, 10*time.Second)
 	if !hasPhases(t, e, ana.ID, "queued", "cluster ready", "ready") {
 		t.Fatal("ana's resumed creation")
@@ -463,4 +442,17 @@ func TestRestartResumesCreationWithAFakeBackend(t *testing.T) {
 	if !strings.Contains(gone.Failure, "3 times") {
 		t.Fatalf("bo's failure: %q", gone.Failure)
 	}
+}
+
+// runFake runs p until the test ends.
+func runFake(t *testing.T, ctx context.Context, p *provision.Provisioner) {
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("provisioner: %v", err)
+		}
+	})
 }

@@ -374,7 +374,7 @@ func (s *Store) MarkPaused(ctx context.Context, id uuid.UUID, pooled bool, idle 
 		q += `pooled AND state = 'ready' AND $2::float8 >= 0`
 	} else {
 		q += `NOT pooled AND state = 'in_use'
-			AND greatest(started_at, last_activity_at, last_seen_at) <= now() - make_interval(secs => $2)`
+			AND ` + lastUsed + ` <= now() - make_interval(secs => $2)`
 	}
 	tag, err := s.pool.Exec(ctx, q, id, idle.Seconds())
 	if err != nil {
@@ -393,13 +393,17 @@ func (s *Store) ClearPaused(ctx context.Context, id uuid.UUID) error {
 	return mapErr(err, "clear paused")
 }
 
+// lastUsed is when an environment was last used: started, touched (a
+// keystroke, a Check) or seen (its page or a terminal open).
+const lastUsed = `greatest(started_at, last_activity_at, last_seen_at)`
+
 // Sleepy lists in-use environments awake but untouched (no activity, page
 // or terminal) since before idle ago.
 func (s *Store) Sleepy(ctx context.Context, idle time.Duration) ([]Environment, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+envCols+` FROM environments
 		WHERE state = 'in_use' AND paused_at IS NULL
-		  AND greatest(started_at, last_activity_at, last_seen_at) < now() - make_interval(secs => $1)
-		ORDER BY greatest(started_at, last_activity_at, last_seen_at)`, idle.Seconds())
+		  AND `+lastUsed+` < now() - make_interval(secs => $1)
+		ORDER BY `+lastUsed, idle.Seconds())
 	if err != nil {
 		return nil, mapErr(err, "sleepy environments")
 	}
